@@ -1,0 +1,109 @@
+//! Embedded migrations, one history per backend, applied in order at start.
+
+use crate::{Db, Error, Result, Tx, sha256_hex};
+
+/// One schema change.
+pub struct Migration {
+    /// Increasing version number.
+    pub version: i64,
+    /// Short name.
+    pub name: &'static str,
+    /// The SQL, for SQLite.
+    pub sqlite: &'static str,
+    /// The SQL, for PostgreSQL.
+    pub postgres: &'static str,
+}
+
+/// Every migration, oldest first. Both backends have the same versions.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
+    postgres: include_str!("../migrations/postgres/0001_initial.sql"),
+}];
+
+/// A fingerprint of the whole migration history of one backend (for test templates).
+pub fn fingerprint(db: crate::Backend) -> String {
+    let all: String = MIGRATIONS
+        .iter()
+        .map(|m| match db {
+            crate::Backend::Sqlite => m.sqlite,
+            crate::Backend::Postgres => m.postgres,
+        })
+        .collect();
+    sha256_hex(all.as_bytes())[..12].to_owned()
+}
+
+const PG_LOCK: i64 = 0x5350_4f52_5445_4c4c; // "SPORTELL"
+
+/// Applies the migrations not yet applied; returns how many ran. Refuses a database whose
+/// applied migrations were changed, or which is newer than this binary.
+pub async fn run(db: &Db) -> Result<usize> {
+    let mut tx = db.write().await?;
+    let create = "CREATE TABLE IF NOT EXISTS schema_migrations (
+        version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+    if let Tx::Postgres(c) = &mut tx {
+        // Several nodes may start together: one migrates, the others wait and find nothing to do.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_LOCK).execute(&mut **c).await?;
+    }
+    with_conn!(&mut tx, c => sqlx::query(create).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    let applied: Vec<(i64, String)> = with_conn!(&mut tx, c =>
+        sqlx::query_as("SELECT version, checksum FROM schema_migrations ORDER BY version").fetch_all(&mut *c).await)?;
+    let backend = tx.backend();
+    let mut ran = 0;
+    for m in MIGRATIONS {
+        let sql = match backend {
+            crate::Backend::Sqlite => m.sqlite,
+            crate::Backend::Postgres => m.postgres,
+        };
+        let sum = sha256_hex(sql.as_bytes());
+        if let Some((_, old)) = applied.iter().find(|(v, _)| *v == m.version) {
+            if *old != sum {
+                return Err(Error::Config(format!(
+                    "migration {} ({}) was changed after it was applied to this database",
+                    m.version, m.name
+                )));
+            }
+            continue;
+        }
+        let now = jiff::Timestamp::now().as_microsecond();
+        with_conn!(&mut tx, c => {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *c).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
+                .bind(m.version).bind(m.name).bind(&sum).bind(now).execute(&mut *c).await.map(|r| r.rows_affected())
+        })?;
+        tracing::info!(version = m.version, name = m.name, "applied migration");
+        ran += 1;
+    }
+    if let Some(newest) = applied.last()
+        && !MIGRATIONS.iter().any(|m| m.version == newest.0)
+    {
+        return Err(Error::Config(format!(
+            "the database has migration {} which this version of Sportello does not know: upgrade Sportello",
+            newest.0
+        )));
+    }
+    tx.commit().await?;
+    Ok(ran)
+}
+
+/// The tables and their columns, sorted, as the database reports them (for schema comparisons).
+pub async fn columns(db: &Db) -> Result<Vec<(String, String)>> {
+    let mut tx = db.read().await?;
+    let rows: Vec<(String, String)> = match &mut tx {
+        Tx::Sqlite(c) => sqlx::query_as(
+            "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE 'message_fts_%'
+             ORDER BY m.name, p.name",
+        )
+        .fetch_all(&mut **c)
+        .await?,
+        Tx::Postgres(c) => sqlx::query_as(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns
+             WHERE table_schema = current_schema() ORDER BY table_name, column_name",
+        )
+        .fetch_all(&mut **c)
+        .await?,
+    };
+    Ok(rows)
+}
