@@ -1,1 +1,67 @@
-//! placeholder
+//! Sportello's use cases. Every operation a person or a channel can perform is one function here:
+//! it checks who may do it, runs inside one store transaction, records audit events and enqueues
+//! jobs in that same transaction. Web, API, email and command line all come through this door.
+
+pub mod access;
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod jobs;
+pub mod text;
+pub mod tickets;
+pub mod views;
+
+use std::sync::Arc;
+
+pub use access::{Actor, Who};
+pub use error::{Error, FieldProblem, Result};
+pub use store::{Backend, Db};
+
+/// Limits and settings of the application.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Largest attachment accepted, in bytes.
+    pub max_attachment_bytes: usize,
+    /// Attachments per message.
+    pub max_attachments: usize,
+}
+
+impl Default for Config {
+    /// 10 MiB attachments, 20 per message.
+    fn default() -> Self {
+        Config { max_attachment_bytes: 10 << 20, max_attachments: 20 }
+    }
+}
+
+/// The application: the database and the settings, cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    /// The database.
+    pub db: Db,
+    /// Settings.
+    pub config: Arc<Config>,
+}
+
+impl App {
+    /// Wraps an open (and migrated) database.
+    pub fn new(db: Db, config: Config) -> App {
+        App { db, config: Arc::new(config) }
+    }
+
+    /// The current instant, as every use case sees it.
+    pub fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::now()
+    }
+
+    /// Checks that the database answers (for health checks).
+    pub async fn health(&self) -> Result<()> {
+        Ok(self.db.ping().await?)
+    }
+}
+
+/// Opens the database named by `url`, applies pending migrations, and returns it.
+pub async fn open_database(url: &str) -> Result<Db> {
+    let db = Db::connect(&store::Options::new(url)).await?;
+    store::migrate::run(&db).await?;
+    Ok(db)
+}

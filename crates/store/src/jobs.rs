@@ -148,3 +148,26 @@ pub async fn counts(db: &Db) -> Result<Vec<(String, i64)>> {
         "SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state").fetch_all(&mut *c).await)?;
     Ok(rows)
 }
+
+/// Wakes a worker when a job is enqueued on PostgreSQL (LISTEN/NOTIFY).
+pub struct Listener(sqlx::postgres::PgListener);
+
+impl Listener {
+    /// Listens on the jobs channel; `None` on SQLite (workers there poll, and are woken in-process).
+    pub async fn connect(db: &Db) -> Result<Option<Listener>> {
+        match db.pg_pool() {
+            Some(pool) => {
+                let mut l = sqlx::postgres::PgListener::connect_with(pool).await?;
+                l.listen(NOTIFY_CHANNEL).await?;
+                Ok(Some(Listener(l)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Waits for the next notification.
+    pub async fn recv(&mut self) -> Result<()> {
+        self.0.recv().await?;
+        Ok(())
+    }
+}
