@@ -49,7 +49,12 @@ pub struct Actor {
 impl Actor {
     /// Sportello itself acting through `channel` (command line, jobs, demo).
     pub fn system(channel: Channel) -> Actor {
-        Actor { who: Who::System, user_id: None, label: "Sportello".into(), channel }
+        Actor {
+            who: Who::System,
+            user_id: None,
+            label: "Sportello".into(),
+            channel,
+        }
     }
 
     /// The role the actor plays (system counts as admin).
@@ -80,9 +85,11 @@ impl Actor {
         match &self.who {
             Who::System | Who::Admin => QueueRights::ALL,
             Who::Agent { all: true, .. } => QueueRights::ALL,
-            Who::Agent { queues, .. } => {
-                queues.iter().find(|(q, _)| *q == queue_id).map(|(_, r)| *r).unwrap_or_default()
-            }
+            Who::Agent { queues, .. } => queues
+                .iter()
+                .find(|(q, _)| *q == queue_id)
+                .map(|(_, r)| *r)
+                .unwrap_or_default(),
             Who::Partner { .. } | Who::Contact { .. } => QueueRights::default(),
         }
     }
@@ -91,7 +98,13 @@ impl Actor {
     pub fn visible_queues(&self) -> Option<Vec<i64>> {
         match &self.who {
             Who::System | Who::Admin | Who::Agent { all: true, .. } => None,
-            Who::Agent { queues, .. } => Some(queues.iter().filter(|(_, r)| r.has(Right::See)).map(|(q, _)| *q).collect()),
+            Who::Agent { queues, .. } => Some(
+                queues
+                    .iter()
+                    .filter(|(_, r)| r.has(Right::See))
+                    .map(|(q, _)| *q)
+                    .collect(),
+            ),
             Who::Partner { .. } | Who::Contact { .. } => None,
         }
     }
@@ -106,7 +119,13 @@ impl Actor {
 
     /// Fails unless the actor is staff (admin or agent).
     pub fn require_staff(&self) -> Result<()> {
-        if self.is_staff() { Ok(()) } else { Err(Error::Forbidden("only the operator's staff may do this".into())) }
+        if self.is_staff() {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(
+                "only the operator's staff may do this".into(),
+            ))
+        }
     }
 }
 
@@ -144,22 +163,34 @@ pub async fn ticket_access(tx: &mut Tx, actor: &Actor, t: &TicketRow) -> Result<
             if rights.has(Right::See) {
                 Ok(TicketAccess::Staff(rights))
             } else {
-                Err(Error::Forbidden(format!("no rights on the queue of ticket {}", t.id)))
+                Err(Error::Forbidden(format!(
+                    "no rights on the queue of ticket {}",
+                    t.id
+                )))
             }
         }
         Who::Partner { partner_id } => {
-            let Some(cid) = t.customer_id else { return Err(not_found()) };
+            let Some(cid) = t.customer_id else {
+                return Err(not_found());
+            };
             match store::people::customer(tx, cid).await? {
                 Some(c) if c.partner_id == Some(*partner_id) => Ok(TicketAccess::Customer),
                 _ => Err(not_found()),
             }
         }
-        Who::Contact { contact_id, customer_id } => {
+        Who::Contact {
+            contact_id,
+            customer_id,
+        } => {
             if customer_id.is_some() && t.customer_id == *customer_id {
                 return Ok(TicketAccess::Customer);
             }
             let contacts = store::tickets::contacts_of(tx, &[t.id]).await?;
-            if contacts.iter().any(|c| c.contact_id == *contact_id) { Ok(TicketAccess::Customer) } else { Err(not_found()) }
+            if contacts.iter().any(|c| c.contact_id == *contact_id) {
+                Ok(TicketAccess::Customer)
+            } else {
+                Err(not_found())
+            }
         }
     }
 }
@@ -184,7 +215,9 @@ pub fn check_ticket(access: TicketAccess, action: TicketAction, number: i64) -> 
             TicketAction::Modify => "change",
             TicketAction::Own => "own",
         };
-        Err(Error::Forbidden(format!("you may not {what} ticket {number}")))
+        Err(Error::Forbidden(format!(
+            "you may not {what} ticket {number}"
+        )))
     }
 }
 

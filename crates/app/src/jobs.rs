@@ -35,12 +35,18 @@ impl Handlers {
     /// The built-in handlers.
     pub fn builtin() -> Handlers {
         let mut h = Handlers(HashMap::new());
-        h = h.with(REINDEX, |app, job| Box::pin(async move { app.run_reindex(&job).await.map_err(|e| e.to_string()) }));
+        h = h.with(REINDEX, |app, job| {
+            Box::pin(async move { app.run_reindex(&job).await.map_err(|e| e.to_string()) })
+        });
         h
     }
 
     /// Adds (or replaces) the handler of a kind.
-    pub fn with(mut self, kind: &str, f: impl Fn(App, JobRow) -> JobFuture + Send + Sync + 'static) -> Handlers {
+    pub fn with(
+        mut self,
+        kind: &str,
+        f: impl Fn(App, JobRow) -> JobFuture + Send + Sync + 'static,
+    ) -> Handlers {
         self.0.insert(kind.to_owned(), Arc::new(f));
         self
     }
@@ -75,14 +81,23 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     /// Polls every 2 s; 5 minute lease and timeout.
     fn default() -> Self {
-        WorkerConfig { node: "sportello".into(), poll: Duration::from_secs(2), lease: Duration::from_secs(300), timeout: Duration::from_secs(300) }
+        WorkerConfig {
+            node: "sportello".into(),
+            poll: Duration::from_secs(2),
+            lease: Duration::from_secs(300),
+            timeout: Duration::from_secs(300),
+        }
     }
 }
 
 impl App {
     async fn run_reindex(&self, job: &JobRow) -> Result<()> {
-        let v: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| Error::Internal(e.to_string()))?;
-        let id = v.get("ticket").and_then(|t| t.as_i64()).ok_or_else(|| Error::Internal("payload without ticket".into()))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&job.payload).map_err(|e| Error::Internal(e.to_string()))?;
+        let id = v
+            .get("ticket")
+            .and_then(|t| t.as_i64())
+            .ok_or_else(|| Error::Internal("payload without ticket".into()))?;
         let mut tx = self.db.write().await?;
         if let Some(t) = store::tickets::get(&mut tx, id).await? {
             store::search::reindex_ticket(&mut tx, t.id, &t.title).await?;
@@ -93,7 +108,13 @@ impl App {
 
     /// Runs jobs until `shutdown` turns true: claims due jobs, runs their handler, completes or
     /// reschedules them. Woken by PostgreSQL notifications or `wake`, else polls.
-    pub async fn run_worker(&self, handlers: Handlers, cfg: WorkerConfig, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run_worker(
+        &self,
+        handlers: Handlers,
+        cfg: WorkerConfig,
+        wake: Arc<Notify>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         let listener_wake = wake.clone();
         let db = self.db.clone();
         let listen = tokio::spawn(async move {
@@ -156,38 +177,60 @@ impl App {
     async fn run_one(&self, handlers: &Handlers, cfg: &WorkerConfig, job: JobRow) {
         let started = std::time::Instant::now();
         let result = match handlers.0.get(&job.kind) {
-            Some(h) => match tokio::time::timeout(cfg.timeout, h(self.clone(), job.clone())).await {
-                Ok(r) => r,
-                Err(_) => Err(format!("timed out after {:?}", cfg.timeout)),
-            },
+            Some(h) => {
+                match tokio::time::timeout(cfg.timeout, h(self.clone(), job.clone())).await {
+                    Ok(r) => r,
+                    Err(_) => Err(format!("timed out after {:?}", cfg.timeout)),
+                }
+            }
             None => Err(format!("no handler for job kind `{}`", job.kind)),
         };
         let now = self.now();
         let outcome = match &result {
             Ok(()) => store::jobs::complete(&self.db, job.id, store::micros(now)).await,
             Err(e) => {
-                let retry = (job.attempts < job.max_attempts).then(|| store::micros(now) + backoff(job.attempts).as_micros() as i64);
+                let retry = (job.attempts < job.max_attempts)
+                    .then(|| store::micros(now) + backoff(job.attempts).as_micros() as i64);
                 tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, error = %e, dead = retry.is_none(), "job failed");
                 store::jobs::fail(&self.db, job.id, e, retry, store::micros(now)).await
             }
         };
         metrics::counter!("sportello_jobs_run_total", "kind" => job.kind.clone(), "outcome" => if result.is_ok() { "ok" } else { "error" }).increment(1);
-        metrics::histogram!("sportello_job_duration_seconds", "kind" => job.kind.clone()).record(started.elapsed().as_secs_f64());
+        metrics::histogram!("sportello_job_duration_seconds", "kind" => job.kind.clone())
+            .record(started.elapsed().as_secs_f64());
         if let Err(e) = outcome {
             tracing::error!(job = job.id, error = %e, "cannot record job outcome; it will run again after its lease");
         }
     }
 
     /// Jobs in a state (`queued`, `running`, `done`, `dead`; all when `None`), newest first. Admins only.
-    pub async fn jobs(&self, actor: &Actor, state: Option<&str>, limit: i64) -> Result<Vec<JobView>> {
+    pub async fn jobs(
+        &self,
+        actor: &Actor,
+        state: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<JobView>> {
         actor.require_admin()?;
         if let Some(s) = state
-            && ![store::jobs::QUEUED, store::jobs::RUNNING, store::jobs::DONE, store::jobs::DEAD].contains(&s)
+            && ![
+                store::jobs::QUEUED,
+                store::jobs::RUNNING,
+                store::jobs::DONE,
+                store::jobs::DEAD,
+            ]
+            .contains(&s)
         {
-            return Err(Error::invalid("state", "one of: queued, running, done, dead"));
+            return Err(Error::invalid(
+                "state",
+                "one of: queued, running, done, dead",
+            ));
         }
         let mut tx = self.db.read().await?;
-        Ok(store::jobs::list(&mut tx, state, limit.clamp(1, 500)).await?.into_iter().map(JobView::from).collect())
+        Ok(store::jobs::list(&mut tx, state, limit.clamp(1, 500))
+            .await?
+            .into_iter()
+            .map(JobView::from)
+            .collect())
     }
 
     /// Sends a dead job back to the queue. Admins only.
@@ -195,11 +238,18 @@ impl App {
         actor.require_admin()?;
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
-        let job = store::jobs::get(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("job {id}")))?;
+        let job = store::jobs::get(&mut tx, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("job {id}")))?;
         if !store::jobs::retry(&mut tx, id, now).await? {
-            return Err(Error::Conflict(format!("job {id} is {}, not dead", job.state)));
+            return Err(Error::Conflict(format!(
+                "job {id} is {}, not dead",
+                job.state
+            )));
         }
-        let job = store::jobs::get(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("job {id}")))?;
+        let job = store::jobs::get(&mut tx, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("job {id}")))?;
         tx.commit().await?;
         Ok(job.into())
     }

@@ -12,6 +12,7 @@ pub mod tickets;
 pub mod views;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 pub use access::{Actor, Who};
 pub use error::{Error, FieldProblem, Result};
@@ -29,28 +30,76 @@ pub struct Config {
 impl Default for Config {
     /// 10 MiB attachments, 20 per message.
     fn default() -> Self {
-        Config { max_attachment_bytes: 10 << 20, max_attachments: 20 }
+        Config {
+            max_attachment_bytes: 10 << 20,
+            max_attachments: 20,
+        }
     }
 }
 
-/// The application: the database and the settings, cheap to clone.
+/// Where use cases read the time: the system clock, or a hand-set one (demo data, tests).
+#[derive(Clone, Debug, Default)]
+pub enum Clock {
+    /// The system clock.
+    #[default]
+    System,
+    /// Microseconds since the epoch, moved by hand.
+    Manual(Arc<AtomicI64>),
+}
+
+impl Clock {
+    /// A hand-set clock showing `at`.
+    pub fn manual(at: jiff::Timestamp) -> Clock {
+        Clock::Manual(Arc::new(AtomicI64::new(at.as_microsecond())))
+    }
+
+    /// Sets a hand-set clock (no effect on the system clock).
+    pub fn set(&self, at: jiff::Timestamp) {
+        if let Clock::Manual(us) = self {
+            us.store(at.as_microsecond(), Ordering::SeqCst);
+        }
+    }
+
+    /// The time it shows.
+    pub fn now(&self) -> jiff::Timestamp {
+        match self {
+            Clock::System => jiff::Timestamp::now(),
+            Clock::Manual(us) => jiff::Timestamp::from_microsecond(us.load(Ordering::SeqCst))
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+        }
+    }
+}
+
+/// The application: the database, the settings and the clock, cheap to clone.
 #[derive(Clone)]
 pub struct App {
     /// The database.
     pub db: Db,
     /// Settings.
     pub config: Arc<Config>,
+    /// The clock every use case reads.
+    pub clock: Clock,
 }
 
 impl App {
     /// Wraps an open (and migrated) database.
     pub fn new(db: Db, config: Config) -> App {
-        App { db, config: Arc::new(config) }
+        App {
+            db,
+            config: Arc::new(config),
+            clock: Clock::System,
+        }
+    }
+
+    /// The same application reading time from `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> App {
+        self.clock = clock;
+        self
     }
 
     /// The current instant, as every use case sees it.
     pub fn now(&self) -> jiff::Timestamp {
-        jiff::Timestamp::now()
+        self.clock.now()
     }
 
     /// Checks that the database answers (for health checks).

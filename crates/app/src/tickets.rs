@@ -127,13 +127,17 @@ const MAX_MERGE_HOPS: usize = 16;
 pub(crate) async fn resolve(tx: &mut Tx, number: i64) -> Result<TicketRow> {
     let mut id = number;
     for _ in 0..MAX_MERGE_HOPS {
-        let t = store::tickets::get(tx, id).await?.ok_or_else(|| Error::NotFound(format!("ticket {number}")))?;
+        let t = store::tickets::get(tx, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("ticket {number}")))?;
         match t.merged_into {
             Some(next) => id = next,
             None => return Ok(t),
         }
     }
-    Err(Error::Internal(format!("ticket {number} is merged in a loop")))
+    Err(Error::Internal(format!(
+        "ticket {number} is merged in a loop"
+    )))
 }
 
 /// Records one event of a ticket.
@@ -164,7 +168,12 @@ pub(crate) async fn record(
 }
 
 /// Finds a contact by email, creating it (with no customer) when unknown.
-pub(crate) async fn contact_for_email(tx: &mut Tx, actor: &Actor, email: &str, now: i64) -> Result<store::ContactRow> {
+pub(crate) async fn contact_for_email(
+    tx: &mut Tx,
+    actor: &Actor,
+    email: &str,
+    now: i64,
+) -> Result<store::ContactRow> {
     if let Some(c) = store::people::contact_by_email(tx, email).await? {
         return Ok(c);
     }
@@ -207,12 +216,24 @@ fn check_emails(problems: &mut Problems, field: &str, emails: &[String]) -> Vec<
 
 fn check_body(problems: &mut Problems, body: &str, html: Option<&str>) -> (String, Option<String>) {
     let html = html.map(str::trim).filter(|h| !h.is_empty());
-    if body.len() > validate::MAX_BODY_BYTES || html.is_some_and(|h| h.len() > validate::MAX_BODY_BYTES) {
-        problems.add("body", format!("at most {} bytes", validate::MAX_BODY_BYTES));
+    if body.len() > validate::MAX_BODY_BYTES
+        || html.is_some_and(|h| h.len() > validate::MAX_BODY_BYTES)
+    {
+        problems.add(
+            "body",
+            format!("at most {} bytes", validate::MAX_BODY_BYTES),
+        );
         return (String::new(), None);
     }
     let clean_html = html.map(text::sanitize_html);
-    let text = if body.trim().is_empty() { clean_html.as_deref().map(text::html_to_text).unwrap_or_default() } else { body.trim().to_owned() };
+    let text = if body.trim().is_empty() {
+        clean_html
+            .as_deref()
+            .map(text::html_to_text)
+            .unwrap_or_default()
+    } else {
+        body.trim().to_owned()
+    };
     if text.is_empty() {
         problems.add("body", "must not be empty");
     }
@@ -222,17 +243,32 @@ fn check_body(problems: &mut Problems, body: &str, html: Option<&str>) -> (Strin
 impl App {
     fn check_attachments(&self, problems: &mut Problems, field: &str, list: &[AttachmentInput]) {
         if list.len() > self.config.max_attachments {
-            problems.add(field, format!("at most {} attachments", self.config.max_attachments));
+            problems.add(
+                field,
+                format!("at most {} attachments", self.config.max_attachments),
+            );
         }
         for (i, a) in list.iter().enumerate() {
             if a.data.len() > self.config.max_attachment_bytes {
-                problems.add(format!("{field}[{i}].content"), format!("larger than {} bytes", self.config.max_attachment_bytes));
+                problems.add(
+                    format!("{field}[{i}].content"),
+                    format!("larger than {} bytes", self.config.max_attachment_bytes),
+                );
             }
-            if a.filename.trim().is_empty() || a.filename.len() > 255 || a.filename.contains(['/', '\\', '\0']) {
-                problems.add(format!("{field}[{i}].filename"), "a file name of 1 to 255 bytes without slashes");
+            if a.filename.trim().is_empty()
+                || a.filename.len() > 255
+                || a.filename.contains(['/', '\\', '\0'])
+            {
+                problems.add(
+                    format!("{field}[{i}].filename"),
+                    "a file name of 1 to 255 bytes without slashes",
+                );
             }
             if a.content_type.len() > 255 || !a.content_type.contains('/') {
-                problems.add(format!("{field}[{i}].content_type"), "a MIME type such as application/pdf");
+                problems.add(
+                    format!("{field}[{i}].content_type"),
+                    "a MIME type such as application/pdf",
+                );
             }
         }
     }
@@ -264,7 +300,10 @@ impl App {
         let queue = match queue {
             Some(q) if q.active => Some(q),
             Some(_) => {
-                p.add("queue", format!("queue `{}` is closed to new tickets", input.queue));
+                p.add(
+                    "queue",
+                    format!("queue `{}` is closed to new tickets", input.queue),
+                );
                 None
             }
             None => return Err(Error::NotFound(format!("queue {}", input.queue))),
@@ -292,17 +331,31 @@ impl App {
         let mut customer_id = None;
         if let Some(code) = &input.customer {
             match store::people::customer_by_code(&mut tx, code).await? {
-                Some(c) if crate::access::may_see_customer(actor, c.id, c.partner_id) => customer_id = Some(c.id),
+                Some(c) if crate::access::may_see_customer(actor, c.id, c.partner_id) => {
+                    customer_id = Some(c.id)
+                }
                 _ => p.add("customer", format!("no customer `{code}`")),
             }
         }
         let owner = match &input.owner {
-            Some(email) => self.owner_for(&mut tx, &mut p, "owner", email, queue.as_ref().map(|q| q.id)).await?,
+            Some(email) => {
+                self.owner_for(
+                    &mut tx,
+                    &mut p,
+                    "owner",
+                    email,
+                    queue.as_ref().map(|q| q.id),
+                )
+                .await?
+            }
             None => None,
         };
         if let (Some(q), true) = (&queue, actor.is_staff()) {
             if !actor.queue_rights(q.id).has(domain::Right::Reply) {
-                return Err(Error::Forbidden(format!("you may not open tickets in queue {}", q.slug)));
+                return Err(Error::Forbidden(format!(
+                    "you may not open tickets in queue {}",
+                    q.slug
+                )));
             }
         }
         p.finish()?;
@@ -310,7 +363,11 @@ impl App {
             return Err(Error::Internal("checked inputs missing".into()));
         };
         let mut requestor_rows = Vec::new();
-        if let Who::Contact { contact_id, customer_id: own } = actor.who {
+        if let Who::Contact {
+            contact_id,
+            customer_id: own,
+        } = actor.who
+        {
             if let Some(c) = store::people::contact(&mut tx, contact_id).await? {
                 requestor_rows.push(c);
             }
@@ -348,16 +405,54 @@ impl App {
             store::tickets::set_field(&mut tx, t.id, *fid, Some(v)).await?;
         }
         let reference = Reference::new(&queue.reference_prefix, t.id).to_string();
-        record(&mut tx, actor, t.id, "created", None, None, Some(reference), now).await?;
-        let m = self.insert_message(&mut tx, actor, &t, MessageKind::Reply, body_text, body_html, &input.attachments, now).await?;
-        record(&mut tx, actor, t.id, "reply", None, None, Some(m.id.to_string()), now).await?;
+        record(
+            &mut tx,
+            actor,
+            t.id,
+            "created",
+            None,
+            None,
+            Some(reference),
+            now,
+        )
+        .await?;
+        let m = self
+            .insert_message(
+                &mut tx,
+                actor,
+                &t,
+                MessageKind::Reply,
+                body_text,
+                body_html,
+                &input.attachments,
+                now,
+            )
+            .await?;
+        record(
+            &mut tx,
+            actor,
+            t.id,
+            "reply",
+            None,
+            None,
+            Some(m.id.to_string()),
+            now,
+        )
+        .await?;
         let view = self.view(&mut tx, &t).await?;
         tx.commit().await?;
         Ok(view)
     }
 
     /// Checks an owner email: an active agent or admin with the `own` right on the queue.
-    async fn owner_for(&self, tx: &mut Tx, p: &mut Problems, field: &str, email: &str, queue_id: Option<i64>) -> Result<Option<i64>> {
+    async fn owner_for(
+        &self,
+        tx: &mut Tx,
+        p: &mut Problems,
+        field: &str,
+        email: &str,
+        queue_id: Option<i64>,
+    ) -> Result<Option<i64>> {
         let email = email.trim().to_lowercase();
         let Some(u) = store::people::user_by_email(tx, &email).await? else {
             p.add(field, format!("no user `{email}`"));
@@ -366,13 +461,19 @@ impl App {
         let may_own = match u.role {
             domain::Role::Admin => true,
             domain::Role::Agent => match queue_id {
-                Some(q) => store::people::rights(tx, u.id).await?.iter().any(|(qid, r)| *qid == q && r.own),
+                Some(q) => store::people::rights(tx, u.id)
+                    .await?
+                    .iter()
+                    .any(|(qid, r)| *qid == q && r.own),
                 None => true,
             },
             _ => false,
         };
         if !u.active || !may_own {
-            p.add(field, format!("`{email}` may not own tickets of this queue"));
+            p.add(
+                field,
+                format!("`{email}` may not own tickets of this queue"),
+            );
             return Ok(None);
         }
         Ok(Some(u.id))
@@ -403,20 +504,37 @@ impl App {
         let row = store::tickets::insert_message(tx, &m, &t.title, now).await?;
         for a in attachments {
             let sum = store::blobs::put(tx, &a.data, now).await?;
-            store::tickets::insert_attachment(tx, row.id, a.filename.trim(), &a.content_type, a.data.len() as i64, &sum).await?;
+            store::tickets::insert_attachment(
+                tx,
+                row.id,
+                a.filename.trim(),
+                &a.content_type,
+                a.data.len() as i64,
+                &sum,
+            )
+            .await?;
         }
         Ok(row)
     }
 
     /// Builds the full view of a ticket.
     pub(crate) async fn view(&self, tx: &mut Tx, t: &TicketRow) -> Result<TicketView> {
-        let queue = store::queues::by_id(tx, t.queue_id).await?.ok_or_else(|| Error::Internal("ticket without queue".into()))?;
+        let queue = store::queues::by_id(tx, t.queue_id)
+            .await?
+            .ok_or_else(|| Error::Internal("ticket without queue".into()))?;
         let owner = match t.owner_id {
-            Some(id) => store::people::user(tx, id).await?.map(|u| PersonRef { email: u.email, name: u.name }),
+            Some(id) => store::people::user(tx, id).await?.map(|u| PersonRef {
+                email: u.email,
+                name: u.name,
+            }),
             None => None,
         };
         let customer = match t.customer_id {
-            Some(id) => store::people::customer(tx, id).await?.map(|c| CustomerRef { code: c.code, name: c.name, vip: c.vip }),
+            Some(id) => store::people::customer(tx, id).await?.map(|c| CustomerRef {
+                code: c.code,
+                name: c.name,
+                vip: c.vip,
+            }),
             None => None,
         };
         let contacts = store::tickets::contacts_of(tx, &[t.id]).await?;
@@ -439,8 +557,20 @@ impl App {
             category: t.category,
             severity: t.severity,
             priority: t.priority,
-            requestors: req.into_iter().map(|c| PersonRef { email: c.email, name: c.name }).collect(),
-            cc: cc.into_iter().map(|c| PersonRef { email: c.email, name: c.name }).collect(),
+            requestors: req
+                .into_iter()
+                .map(|c| PersonRef {
+                    email: c.email,
+                    name: c.name,
+                })
+                .collect(),
+            cc: cc
+                .into_iter()
+                .map(|c| PersonRef {
+                    email: c.email,
+                    name: c.name,
+                })
+                .collect(),
             fields,
             created_at: ts(t.created_at),
             updated_at: ts(t.updated_at),
@@ -465,7 +595,11 @@ impl App {
     pub async fn ticket_by_reference(&self, actor: &Actor, text: &str) -> Result<TicketView> {
         let number = match Reference::parse(text) {
             Ok(r) => r.number,
-            Err(_) => text.trim().trim_start_matches('#').parse().map_err(|_| Error::invalid("reference", "a reference like support#310"))?,
+            Err(_) => text
+                .trim()
+                .trim_start_matches('#')
+                .parse()
+                .map_err(|_| Error::invalid("reference", "a reference like support#310"))?,
         };
         self.ticket(actor, number).await
     }
@@ -481,7 +615,9 @@ impl App {
         }
         query.statuses.extend(input.statuses.iter().copied());
         if let Some(o) = &input.owner {
-            query.owner = SearchQuery::parse(&format!("owner:\"{}\"", o.replace('"', ""))).map_err(|e| Error::invalid("owner", e.to_string()))?.owner;
+            query.owner = SearchQuery::parse(&format!("owner:\"{}\"", o.replace('"', "")))
+                .map_err(|e| Error::invalid("owner", e.to_string()))?
+                .owner;
         }
         if let Some(c) = &input.customer {
             query.customers.push(c.clone());
@@ -490,18 +626,32 @@ impl App {
             None | Some("newest") => Order::Newest,
             Some("updated") => Order::Updated,
             Some("priority") => Order::Priority,
-            Some(o) => return Err(Error::invalid("order", format!("`{o}` is not one of: newest, updated, priority"))),
+            Some(o) => {
+                return Err(Error::invalid(
+                    "order",
+                    format!("`{o}` is not one of: newest, updated, priority"),
+                ));
+            }
         };
         let limit = input.limit.unwrap_or(50);
         if !(1..=200).contains(&limit) {
             return Err(Error::invalid("limit", "between 1 and 200"));
         }
         let after = match &input.cursor {
-            Some(c) => Some(decode_cursor(c).ok_or_else(|| Error::invalid("cursor", "not a cursor returned by this API"))?),
+            Some(c) => Some(
+                decode_cursor(c)
+                    .ok_or_else(|| Error::invalid("cursor", "not a cursor returned by this API"))?,
+            ),
             None => None,
         };
         let mut tx = self.db.read().await?;
-        let mut filter = Filter { order, after, limit: limit + 1, statuses: query.statuses.clone(), ..Default::default() };
+        let mut filter = Filter {
+            order,
+            after,
+            limit: limit + 1,
+            statuses: query.statuses.clone(),
+            ..Default::default()
+        };
         let mut queue_ids: Option<Vec<i64>> = actor.visible_queues();
         if !query.queues.is_empty() {
             let mut ids = Vec::new();
@@ -521,10 +671,12 @@ impl App {
             None => None,
             Some(domain::search::OwnerFilter::Nobody) => Some(None),
             Some(domain::search::OwnerFilter::Me) => Some(Some(actor.user_id.unwrap_or(-1))),
-            Some(domain::search::OwnerFilter::Email(e)) => match store::people::user_by_email(&mut tx, &e.to_lowercase()).await? {
-                Some(u) => Some(Some(u.id)),
-                None => return Err(Error::invalid("owner", format!("no user `{e}`"))),
-            },
+            Some(domain::search::OwnerFilter::Email(e)) => {
+                match store::people::user_by_email(&mut tx, &e.to_lowercase()).await? {
+                    Some(u) => Some(Some(u.id)),
+                    None => return Err(Error::invalid("owner", format!("no user `{e}`"))),
+                }
+            }
         };
         filter.customer_codes = query.customers.clone();
         filter.requestor_emails = query.requestors.clone();
@@ -534,7 +686,10 @@ impl App {
                 filter.partner_id = Some(partner_id);
                 filter.public_only = true;
             }
-            Who::Contact { contact_id, customer_id } => {
+            Who::Contact {
+                contact_id,
+                customer_id,
+            } => {
                 filter.contact = Some((customer_id, contact_id));
                 filter.public_only = true;
             }
@@ -543,7 +698,10 @@ impl App {
         if !actor.is_staff() && filter.statuses.contains(&Status::Deleted) {
             filter.statuses.retain(|s| *s != Status::Deleted);
             if filter.statuses.is_empty() {
-                return Ok(TicketPage { tickets: Vec::new(), next_cursor: None });
+                return Ok(TicketPage {
+                    tickets: Vec::new(),
+                    next_cursor: None,
+                });
             }
         }
         let mut rows = store::tickets::list(&mut tx, &filter).await?;
@@ -561,30 +719,58 @@ impl App {
         } else {
             None
         };
-        Ok(TicketPage { tickets: rows.into_iter().map(TicketSummary::from).collect(), next_cursor })
+        Ok(TicketPage {
+            tickets: rows.into_iter().map(TicketSummary::from).collect(),
+            next_cursor,
+        })
     }
 
     /// Changes a ticket; every changed field is recorded as a `set` event.
-    pub async fn update_ticket(&self, actor: &Actor, number: i64, patch: TicketPatch) -> Result<TicketView> {
+    pub async fn update_ticket(
+        &self,
+        actor: &Actor,
+        number: i64,
+        patch: TicketPatch,
+    ) -> Result<TicketView> {
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
         let found = resolve(&mut tx, number).await?;
-        let mut t = store::tickets::get_for_update(&mut tx, found.id).await?.ok_or_else(|| Error::NotFound(format!("ticket {number}")))?;
+        let mut t = store::tickets::get_for_update(&mut tx, found.id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("ticket {number}")))?;
         let access = ticket_access(&mut tx, actor, &t).await?;
         check_ticket(access, TicketAction::See, t.id)?;
         if access == TicketAccess::Customer {
             // The customer side may close or reopen, nothing else.
-            let only_status = patch.title.is_none() && patch.queue.is_none() && patch.owner.is_none() && patch.priority.is_none()
-                && patch.category.is_none() && patch.severity.is_none() && patch.customer.is_none()
-                && patch.requestors.is_none() && patch.cc.is_none() && patch.fields.is_empty();
+            let only_status = patch.title.is_none()
+                && patch.queue.is_none()
+                && patch.owner.is_none()
+                && patch.priority.is_none()
+                && patch.category.is_none()
+                && patch.severity.is_none()
+                && patch.customer.is_none()
+                && patch.requestors.is_none()
+                && patch.cc.is_none()
+                && patch.fields.is_empty();
             let ok_status = matches!(patch.status, Some(Status::Resolved | Status::Open) | None);
             if !only_status || !ok_status || t.status == Status::Deleted {
-                return Err(Error::Forbidden(format!("you may only close or reopen ticket {}", t.id)));
+                return Err(Error::Forbidden(format!(
+                    "you may only close or reopen ticket {}",
+                    t.id
+                )));
             }
         } else {
-            let owner_only = patch.owner.is_some() && patch.title.is_none() && patch.status.is_none() && patch.queue.is_none()
-                && patch.priority.is_none() && patch.category.is_none() && patch.severity.is_none()
-                && patch.customer.is_none() && patch.requestors.is_none() && patch.cc.is_none() && patch.fields.is_empty();
+            let owner_only = patch.owner.is_some()
+                && patch.title.is_none()
+                && patch.status.is_none()
+                && patch.queue.is_none()
+                && patch.priority.is_none()
+                && patch.category.is_none()
+                && patch.severity.is_none()
+                && patch.customer.is_none()
+                && patch.requestors.is_none()
+                && patch.cc.is_none()
+                && patch.fields.is_empty();
             let taking = matches!(&patch.owner, Some(Some(e)) if actor.user_id.is_some() && self.is_user_email(&mut tx, actor, e).await?);
             if !(owner_only && taking) {
                 check_ticket(access, TicketAction::Modify, t.id)?;
@@ -598,7 +784,11 @@ impl App {
             t.title = v;
         }
         if let Some(pr) = patch.priority {
-            if (0..=100).contains(&pr) { t.priority = pr } else { p.add("priority", "between 0 and 100") }
+            if (0..=100).contains(&pr) {
+                t.priority = pr
+            } else {
+                p.add("priority", "between 0 and 100")
+            }
         }
         if let Some(c) = patch.category {
             t.category = c;
@@ -616,7 +806,9 @@ impl App {
         if let Some(owner) = &patch.owner {
             t.owner_id = match owner {
                 Some(email) => {
-                    let id = self.owner_for(&mut tx, &mut p, "owner", email, Some(t.queue_id)).await?;
+                    let id = self
+                        .owner_for(&mut tx, &mut p, "owner", email, Some(t.queue_id))
+                        .await?;
                     if let Some(uid) = id
                         && Some(uid) == actor.user_id
                     {
@@ -648,7 +840,10 @@ impl App {
                 }
             }
         }
-        let requestors = patch.requestors.as_ref().map(|r| check_emails(&mut p, "requestors", r));
+        let requestors = patch
+            .requestors
+            .as_ref()
+            .map(|r| check_emails(&mut p, "requestors", r));
         let cc = patch.cc.as_ref().map(|r| check_emails(&mut p, "cc", r));
         if requestors.as_ref().is_some_and(|r| r.is_empty()) {
             p.add("requestors", "at least one requestor");
@@ -669,19 +864,35 @@ impl App {
             }
         }
         p.finish()?;
-        self.record_changes(&mut tx, actor, &before, &mut t, now).await?;
+        self.record_changes(&mut tx, actor, &before, &mut t, now)
+            .await?;
         if let Some(list) = requestors {
-            self.replace_contacts(&mut tx, actor, t.id, false, &list, now).await?;
+            self.replace_contacts(&mut tx, actor, t.id, false, &list, now)
+                .await?;
         }
         if let Some(list) = cc {
-            self.replace_contacts(&mut tx, actor, t.id, true, &list, now).await?;
+            self.replace_contacts(&mut tx, actor, t.id, true, &list, now)
+                .await?;
         }
         let old_values = store::tickets::field_values(&mut tx, t.id).await?;
         for (fid, name, value) in field_changes {
-            let old = old_values.iter().find(|(id, _)| *id == fid).map(|(_, v)| v.clone());
+            let old = old_values
+                .iter()
+                .find(|(id, _)| *id == fid)
+                .map(|(_, v)| v.clone());
             if old != value {
                 store::tickets::set_field(&mut tx, t.id, fid, value.as_deref()).await?;
-                record(&mut tx, actor, t.id, "set", Some(&format!("fields.{name}")), old, value, now).await?;
+                record(
+                    &mut tx,
+                    actor,
+                    t.id,
+                    "set",
+                    Some(&format!("fields.{name}")),
+                    old,
+                    value,
+                    now,
+                )
+                .await?;
                 t.updated_at = now;
             }
         }
@@ -698,39 +909,74 @@ impl App {
 
     async fn is_user_email(&self, tx: &mut Tx, actor: &Actor, email: &str) -> Result<bool> {
         Ok(match actor.user_id {
-            Some(uid) => store::people::user(tx, uid).await?.is_some_and(|u| u.email.eq_ignore_ascii_case(email.trim())),
+            Some(uid) => store::people::user(tx, uid)
+                .await?
+                .is_some_and(|u| u.email.eq_ignore_ascii_case(email.trim())),
             None => false,
         })
     }
 
     /// Records a `set` event for every column that differs, and stamps the change time.
-    async fn record_changes(&self, tx: &mut Tx, actor: &Actor, before: &TicketRow, t: &mut TicketRow, now: i64) -> Result<()> {
+    async fn record_changes(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        before: &TicketRow,
+        t: &mut TicketRow,
+        now: i64,
+    ) -> Result<()> {
         let mut changes: Vec<(&str, Option<String>, Option<String>)> = Vec::new();
         if before.title != t.title {
             changes.push(("title", Some(before.title.clone()), Some(t.title.clone())));
         }
         if before.status != t.status {
-            changes.push(("status", Some(before.status.to_string()), Some(t.status.to_string())));
+            changes.push((
+                "status",
+                Some(before.status.to_string()),
+                Some(t.status.to_string()),
+            ));
         }
         if before.priority != t.priority {
-            changes.push(("priority", Some(before.priority.to_string()), Some(t.priority.to_string())));
+            changes.push((
+                "priority",
+                Some(before.priority.to_string()),
+                Some(t.priority.to_string()),
+            ));
         }
         if before.category != t.category {
-            changes.push(("category", Some(before.category.to_string()), Some(t.category.to_string())));
+            changes.push((
+                "category",
+                Some(before.category.to_string()),
+                Some(t.category.to_string()),
+            ));
         }
         if before.severity != t.severity {
-            changes.push(("severity", Some(before.severity.to_string()), Some(t.severity.to_string())));
+            changes.push((
+                "severity",
+                Some(before.severity.to_string()),
+                Some(t.severity.to_string()),
+            ));
         }
         if before.queue_id != t.queue_id {
-            let old = store::queues::by_id(tx, before.queue_id).await?.map(|q| q.slug);
+            let old = store::queues::by_id(tx, before.queue_id)
+                .await?
+                .map(|q| q.slug);
             let new = store::queues::by_id(tx, t.queue_id).await?.map(|q| q.slug);
             changes.push(("queue", old, new));
         }
         if before.owner_id != t.owner_id {
-            changes.push(("owner", self.user_email(tx, before.owner_id).await?, self.user_email(tx, t.owner_id).await?));
+            changes.push((
+                "owner",
+                self.user_email(tx, before.owner_id).await?,
+                self.user_email(tx, t.owner_id).await?,
+            ));
         }
         if before.customer_id != t.customer_id {
-            changes.push(("customer", self.customer_code(tx, before.customer_id).await?, self.customer_code(tx, t.customer_id).await?));
+            changes.push((
+                "customer",
+                self.customer_code(tx, before.customer_id).await?,
+                self.customer_code(tx, t.customer_id).await?,
+            ));
         }
         for (field, old, new) in changes {
             record(tx, actor, t.id, "set", Some(field), old, new, now).await?;
@@ -753,20 +999,52 @@ impl App {
         })
     }
 
-    async fn replace_contacts(&self, tx: &mut Tx, actor: &Actor, ticket_id: i64, cc: bool, emails: &[String], now: i64) -> Result<()> {
+    async fn replace_contacts(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        ticket_id: i64,
+        cc: bool,
+        emails: &[String],
+        now: i64,
+    ) -> Result<()> {
         let field = if cc { "cc" } else { "requestor" };
-        let current: Vec<_> = store::tickets::contacts_of(tx, &[ticket_id]).await?.into_iter().filter(|c| c.cc == cc).collect();
+        let current: Vec<_> = store::tickets::contacts_of(tx, &[ticket_id])
+            .await?
+            .into_iter()
+            .filter(|c| c.cc == cc)
+            .collect();
         for c in &current {
             if !emails.contains(&c.email) {
                 store::tickets::remove_contact(tx, ticket_id, c.contact_id, cc).await?;
-                record(tx, actor, ticket_id, "set", Some(field), Some(c.email.clone()), None, now).await?;
+                record(
+                    tx,
+                    actor,
+                    ticket_id,
+                    "set",
+                    Some(field),
+                    Some(c.email.clone()),
+                    None,
+                    now,
+                )
+                .await?;
             }
         }
         for e in emails {
             if !current.iter().any(|c| &c.email == e) {
                 let c = contact_for_email(tx, actor, e, now).await?;
                 store::tickets::add_contact(tx, ticket_id, c.id, cc).await?;
-                record(tx, actor, ticket_id, "set", Some(field), None, Some(e.clone()), now).await?;
+                record(
+                    tx,
+                    actor,
+                    ticket_id,
+                    "set",
+                    Some(field),
+                    None,
+                    Some(e.clone()),
+                    now,
+                )
+                .await?;
             }
         }
         Ok(())
@@ -774,14 +1052,21 @@ impl App {
 
     /// Adds a public reply or internal comment, with the status effects of the lifecycle: an
     /// agent's first reply opens a new ticket; a requestor's reply reopens a stalled or resolved one.
-    pub async fn add_message(&self, actor: &Actor, number: i64, input: MessageInput) -> Result<MessageView> {
+    pub async fn add_message(
+        &self,
+        actor: &Actor,
+        number: i64,
+        input: MessageInput,
+    ) -> Result<MessageView> {
         let now = store::micros(self.now());
         let mut p = Problems::default();
         let (body_text, body_html) = check_body(&mut p, &input.body, input.body_html.as_deref());
         self.check_attachments(&mut p, "attachments", &input.attachments);
         let mut tx = self.db.write().await?;
         let found = resolve(&mut tx, number).await?;
-        let mut t = store::tickets::get_for_update(&mut tx, found.id).await?.ok_or_else(|| Error::NotFound(format!("ticket {number}")))?;
+        let mut t = store::tickets::get_for_update(&mut tx, found.id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("ticket {number}")))?;
         let access = ticket_access(&mut tx, actor, &t).await?;
         check_ticket(access, TicketAction::See, t.id)?;
         if t.status == Status::Deleted && !actor.is_staff() {
@@ -793,11 +1078,19 @@ impl App {
         };
         check_ticket(access, action, t.id)?;
         if input.status.is_some() || input.owner.is_some() {
-            if access == TicketAccess::Customer && !matches!(input.status, Some(Status::Resolved | Status::Open) | None) {
-                return Err(Error::Forbidden(format!("you may only close or reopen ticket {}", t.id)));
+            if access == TicketAccess::Customer
+                && !matches!(input.status, Some(Status::Resolved | Status::Open) | None)
+            {
+                return Err(Error::Forbidden(format!(
+                    "you may only close or reopen ticket {}",
+                    t.id
+                )));
             }
             if access == TicketAccess::Customer && input.owner.is_some() {
-                return Err(Error::Forbidden(format!("you may not change the owner of ticket {}", t.id)));
+                return Err(Error::Forbidden(format!(
+                    "you may not change the owner of ticket {}",
+                    t.id
+                )));
             }
             if access != TicketAccess::Customer && input.status.is_some() {
                 check_ticket(access, TicketAction::Modify, t.id)?;
@@ -805,8 +1098,15 @@ impl App {
         }
         let before = t.clone();
         if let Some(Some(email)) = &input.owner {
-            if let Some(uid) = self.owner_for(&mut tx, &mut p, "owner", email, Some(t.queue_id)).await? {
-                if Some(uid) == actor.user_id { check_ticket(access, TicketAction::Own, t.id)? } else { check_ticket(access, TicketAction::Modify, t.id)? }
+            if let Some(uid) = self
+                .owner_for(&mut tx, &mut p, "owner", email, Some(t.queue_id))
+                .await?
+            {
+                if Some(uid) == actor.user_id {
+                    check_ticket(access, TicketAction::Own, t.id)?
+                } else {
+                    check_ticket(access, TicketAction::Modify, t.id)?
+                }
                 t.owner_id = Some(uid);
             }
         } else if let Some(None) = &input.owner {
@@ -822,12 +1122,34 @@ impl App {
             Some(s) => Some(t.status.transition(s)?),
             None => status_after_message(t.status, input.kind, author),
         };
-        let m = self.insert_message(&mut tx, actor, &t, input.kind, body_text, body_html, &input.attachments, now).await?;
-        record(&mut tx, actor, t.id, input.kind.as_str(), None, None, Some(m.id.to_string()), now).await?;
+        let m = self
+            .insert_message(
+                &mut tx,
+                actor,
+                &t,
+                input.kind,
+                body_text,
+                body_html,
+                &input.attachments,
+                now,
+            )
+            .await?;
+        record(
+            &mut tx,
+            actor,
+            t.id,
+            input.kind.as_str(),
+            None,
+            None,
+            Some(m.id.to_string()),
+            now,
+        )
+        .await?;
         if let Some(s) = target {
             set_status(&mut t, s, now);
         }
-        self.record_changes(&mut tx, actor, &before, &mut t, now).await?;
+        self.record_changes(&mut tx, actor, &before, &mut t, now)
+            .await?;
         t.updated_at = now;
         store::tickets::save(&mut tx, &t).await?;
         let view = message_view(m, store::tickets::attachments(&mut tx, t.id).await?);
@@ -847,22 +1169,37 @@ impl App {
         let public_only = access == TicketAccess::Customer;
         let rows = store::tickets::messages(&mut tx, t.id, public_only).await?;
         let atts = store::tickets::attachments(&mut tx, t.id).await?;
-        Ok(rows.into_iter().map(|m| message_view(m, atts.clone())).collect())
+        Ok(rows
+            .into_iter()
+            .map(|m| message_view(m, atts.clone()))
+            .collect())
     }
 
     /// An attachment's description and bytes, if the actor may see its message.
-    pub async fn attachment(&self, actor: &Actor, number: i64, attachment_id: i64) -> Result<(AttachmentView, Vec<u8>)> {
+    pub async fn attachment(
+        &self,
+        actor: &Actor,
+        number: i64,
+        attachment_id: i64,
+    ) -> Result<(AttachmentView, Vec<u8>)> {
         let mut tx = self.db.read().await?;
         let t = resolve(&mut tx, number).await?;
         let access = ticket_access(&mut tx, actor, &t).await?;
         check_ticket(access, TicketAction::See, t.id)?;
         let not_found = || Error::NotFound(format!("attachment {attachment_id}"));
-        let a = store::tickets::attachment(&mut tx, attachment_id).await?.ok_or_else(not_found)?;
-        let m = store::tickets::message(&mut tx, a.message_id).await?.ok_or_else(not_found)?;
-        if m.ticket_id != t.id || (access == TicketAccess::Customer && m.kind != MessageKind::Reply) {
+        let a = store::tickets::attachment(&mut tx, attachment_id)
+            .await?
+            .ok_or_else(not_found)?;
+        let m = store::tickets::message(&mut tx, a.message_id)
+            .await?
+            .ok_or_else(not_found)?;
+        if m.ticket_id != t.id || (access == TicketAccess::Customer && m.kind != MessageKind::Reply)
+        {
             return Err(not_found());
         }
-        let data = store::blobs::get(&mut tx, &a.sha256).await?.ok_or_else(|| Error::Internal(format!("blob {} missing", a.sha256)))?;
+        let data = store::blobs::get(&mut tx, &a.sha256)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("blob {} missing", a.sha256)))?;
         Ok((attachment_view(a), data))
     }
 
@@ -874,47 +1211,89 @@ impl App {
         let access = ticket_access(&mut tx, actor, &t).await?;
         check_ticket(access, TicketAction::See, t.id)?;
         if access == TicketAccess::Customer {
-            return Err(Error::Forbidden("the history is for the operator's staff".into()));
+            return Err(Error::Forbidden(
+                "the history is for the operator's staff".into(),
+            ));
         }
         let mut ids = vec![t.id];
         ids.extend(store::events::merged_into(&mut tx, t.id).await?);
-        Ok(store::events::for_tickets(&mut tx, &ids).await?.into_iter().map(EventView::from).collect())
+        Ok(store::events::for_tickets(&mut tx, &ids)
+            .await?
+            .into_iter()
+            .map(EventView::from)
+            .collect())
     }
 
     /// The links of a ticket.
     pub async fn links(&self, actor: &Actor, number: i64) -> Result<Vec<LinkView>> {
         let mut tx = self.db.read().await?;
         let t = resolve(&mut tx, number).await?;
-        check_ticket(ticket_access(&mut tx, actor, &t).await?, TicketAction::See, t.id)?;
+        check_ticket(
+            ticket_access(&mut tx, actor, &t).await?,
+            TicketAction::See,
+            t.id,
+        )?;
         link_views(&mut tx, t.id).await
     }
 
     /// Links ticket `number` to `other` (`number` is the child, the dependent or the referrer).
-    pub async fn add_link(&self, actor: &Actor, number: i64, kind: LinkKind, other: i64) -> Result<Vec<LinkView>> {
+    pub async fn add_link(
+        &self,
+        actor: &Actor,
+        number: i64,
+        kind: LinkKind,
+        other: i64,
+    ) -> Result<Vec<LinkView>> {
         self.change_link(actor, number, kind, other, true).await
     }
 
     /// Removes a link between two tickets.
-    pub async fn remove_link(&self, actor: &Actor, number: i64, kind: LinkKind, other: i64) -> Result<Vec<LinkView>> {
+    pub async fn remove_link(
+        &self,
+        actor: &Actor,
+        number: i64,
+        kind: LinkKind,
+        other: i64,
+    ) -> Result<Vec<LinkView>> {
         self.change_link(actor, number, kind, other, false).await
     }
 
-    async fn change_link(&self, actor: &Actor, number: i64, kind: LinkKind, other: i64, add: bool) -> Result<Vec<LinkView>> {
+    async fn change_link(
+        &self,
+        actor: &Actor,
+        number: i64,
+        kind: LinkKind,
+        other: i64,
+        add: bool,
+    ) -> Result<Vec<LinkView>> {
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
         let a = resolve(&mut tx, number).await?;
-        check_ticket(ticket_access(&mut tx, actor, &a).await?, TicketAction::Modify, a.id)?;
+        check_ticket(
+            ticket_access(&mut tx, actor, &a).await?,
+            TicketAction::Modify,
+            a.id,
+        )?;
         let b = match resolve(&mut tx, other).await {
             Ok(b) => b,
-            Err(Error::NotFound(_)) => return Err(Error::invalid("to", format!("no ticket {other}"))),
+            Err(Error::NotFound(_)) => {
+                return Err(Error::invalid("to", format!("no ticket {other}")));
+            }
             Err(e) => return Err(e),
         };
-        check_ticket(ticket_access(&mut tx, actor, &b).await?, TicketAction::See, b.id)?;
+        check_ticket(
+            ticket_access(&mut tx, actor, &b).await?,
+            TicketAction::See,
+            b.id,
+        )?;
         if a.id == b.id {
             return Err(Error::invalid("to", "a ticket cannot be linked to itself"));
         }
         if add && kind != LinkKind::RefersTo && self.reaches(&mut tx, b.id, a.id, kind).await? {
-            return Err(Error::invalid("to", format!("linking {} {kind} {} would make a cycle", a.id, b.id)));
+            return Err(Error::invalid(
+                "to",
+                format!("linking {} {kind} {} would make a cycle", a.id, b.id),
+            ));
         }
         let changed = if add {
             store::tickets::add_link(&mut tx, a.id, b.id, kind, now).await?
@@ -922,9 +1301,33 @@ impl App {
             store::tickets::remove_link(&mut tx, a.id, b.id, kind).await?
         };
         if changed {
-            let (what, old, new) = if add { ("link", None, Some(format!("{kind} {}", b.id))) } else { ("unlink", Some(format!("{kind} {}", b.id)), None) };
-            record(&mut tx, actor, a.id, what, Some(kind.as_str()), old.clone(), new.clone(), now).await?;
-            record(&mut tx, actor, b.id, what, Some(kind.as_str()), old.map(|_| format!("{} {}", a.id, kind)), new.map(|_| format!("{} {}", a.id, kind)), now).await?;
+            let (what, old, new) = if add {
+                ("link", None, Some(format!("{kind} {}", b.id)))
+            } else {
+                ("unlink", Some(format!("{kind} {}", b.id)), None)
+            };
+            record(
+                &mut tx,
+                actor,
+                a.id,
+                what,
+                Some(kind.as_str()),
+                old.clone(),
+                new.clone(),
+                now,
+            )
+            .await?;
+            record(
+                &mut tx,
+                actor,
+                b.id,
+                what,
+                Some(kind.as_str()),
+                old.map(|_| format!("{} {}", a.id, kind)),
+                new.map(|_| format!("{} {}", a.id, kind)),
+                now,
+            )
+            .await?;
             store::tickets::touch(&mut tx, a.id, now).await?;
         } else if !add {
             return Err(Error::NotFound(format!("link {} {kind} {}", a.id, b.id)));
@@ -961,23 +1364,56 @@ impl App {
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
         let from = resolve(&mut tx, number).await?;
-        check_ticket(ticket_access(&mut tx, actor, &from).await?, TicketAction::Modify, from.id)?;
+        check_ticket(
+            ticket_access(&mut tx, actor, &from).await?,
+            TicketAction::Modify,
+            from.id,
+        )?;
         let target = match resolve(&mut tx, into).await {
             Ok(t) => t,
-            Err(Error::NotFound(_)) => return Err(Error::invalid("into", format!("no ticket {into}"))),
+            Err(Error::NotFound(_)) => {
+                return Err(Error::invalid("into", format!("no ticket {into}")));
+            }
             Err(e) => return Err(e),
         };
-        check_ticket(ticket_access(&mut tx, actor, &target).await?, TicketAction::Modify, target.id)?;
+        check_ticket(
+            ticket_access(&mut tx, actor, &target).await?,
+            TicketAction::Modify,
+            target.id,
+        )?;
         if from.id == target.id {
-            return Err(Error::invalid("into", "a ticket cannot be merged into itself"));
+            return Err(Error::invalid(
+                "into",
+                "a ticket cannot be merged into itself",
+            ));
         }
         store::tickets::merge_contents(&mut tx, from.id, target.id).await?;
         let mut gone = from.clone();
         gone.merged_into = Some(target.id);
         gone.updated_at = now;
         store::tickets::save(&mut tx, &gone).await?;
-        record(&mut tx, actor, from.id, "merged", None, None, Some(target.id.to_string()), now).await?;
-        record(&mut tx, actor, target.id, "merged_from", None, None, Some(from.id.to_string()), now).await?;
+        record(
+            &mut tx,
+            actor,
+            from.id,
+            "merged",
+            None,
+            None,
+            Some(target.id.to_string()),
+            now,
+        )
+        .await?;
+        record(
+            &mut tx,
+            actor,
+            target.id,
+            "merged_from",
+            None,
+            None,
+            Some(from.id.to_string()),
+            now,
+        )
+        .await?;
         let mut survivor = target.clone();
         survivor.updated_at = now;
         store::tickets::save(&mut tx, &survivor).await?;
@@ -998,11 +1434,25 @@ fn set_status(t: &mut TicketRow, s: Status, now: i64) {
 }
 
 async fn link_views(tx: &mut Tx, id: i64) -> Result<Vec<LinkView>> {
-    Ok(store::tickets::links(tx, id).await?.into_iter().map(|l| LinkView { from: l.from_ticket, to: l.to_ticket, kind: l.kind }).collect())
+    Ok(store::tickets::links(tx, id)
+        .await?
+        .into_iter()
+        .map(|l| LinkView {
+            from: l.from_ticket,
+            to: l.to_ticket,
+            kind: l.kind,
+        })
+        .collect())
 }
 
 fn attachment_view(a: store::AttachmentRow) -> AttachmentView {
-    AttachmentView { id: a.id, filename: a.filename, content_type: a.content_type, size: a.size, sha256: a.sha256 }
+    AttachmentView {
+        id: a.id,
+        filename: a.filename,
+        content_type: a.content_type,
+        size: a.size,
+        sha256: a.sha256,
+    }
 }
 
 fn message_view(m: store::MessageRow, atts: Vec<store::AttachmentRow>) -> MessageView {
@@ -1014,7 +1464,11 @@ fn message_view(m: store::MessageRow, atts: Vec<store::AttachmentRow>) -> Messag
         body_text: m.body_text,
         body_html: m.body_html,
         created_at: ts(m.created_at),
-        attachments: atts.into_iter().filter(|a| a.message_id == m.id).map(attachment_view).collect(),
+        attachments: atts
+            .into_iter()
+            .filter(|a| a.message_id == m.id)
+            .map(attachment_view)
+            .collect(),
     }
 }
 
@@ -1023,7 +1477,9 @@ fn encode_cursor(key: i64, id: i64) -> String {
 }
 
 fn decode_cursor(c: &str) -> Option<(i64, i64)> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c).ok()?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(c)
+        .ok()?;
     let text = String::from_utf8(raw).ok()?;
     let (k, i) = text.split_once('.')?;
     Some((k.parse().ok()?, i.parse().ok()?))

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use domain::{Category, Channel, CustomFieldKind, LinkKind, MessageKind, PartnerKind, QueueRights, Role, Severity, Status};
+use domain::{
+    Category, Channel, CustomFieldKind, LinkKind, MessageKind, PartnerKind, QueueRights, Role,
+    Severity, Status,
+};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -374,25 +377,49 @@ impl From<store::EventRow> for EventView {
 
 impl From<store::TokenRow> for TokenView {
     fn from(t: store::TokenRow) -> Self {
-        TokenView { id: t.id, name: t.name, role: t.role, user_id: t.user_id, created_at: ts(t.created_at), revoked_at: t.revoked_at.map(ts) }
+        TokenView {
+            id: t.id,
+            name: t.name,
+            role: t.role,
+            user_id: t.user_id,
+            created_at: ts(t.created_at),
+            revoked_at: t.revoked_at.map(ts),
+        }
     }
 }
 
 impl From<store::PartnerRow> for PartnerView {
     fn from(p: store::PartnerRow) -> Self {
-        PartnerView { id: p.id, name: p.name, kind: p.kind }
+        PartnerView {
+            id: p.id,
+            name: p.name,
+            kind: p.kind,
+        }
     }
 }
 
 impl From<store::CustomerRow> for CustomerView {
     fn from(c: store::CustomerRow) -> Self {
-        CustomerView { id: c.id, code: c.code, name: c.name, vip: c.vip, partner_id: c.partner_id }
+        CustomerView {
+            id: c.id,
+            code: c.code,
+            name: c.name,
+            vip: c.vip,
+            partner_id: c.partner_id,
+        }
     }
 }
 
 impl From<store::CustomFieldRow> for FieldView {
     fn from(f: store::CustomFieldRow) -> Self {
-        FieldView { name: f.name, label: f.label, kind: f.kind, choices: f.choices, required: f.required, position: f.position }
+        FieldView {
+            name: f.name,
+            label: f.label,
+            kind: f.kind,
+            choices: f.choices,
+            required: f.required,
+            position: f.position,
+        }
     }
 }
 

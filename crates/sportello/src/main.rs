@@ -1,1 +1,5 @@
-fn main() {}
+//! The `sportello` command.
+
+fn main() -> std::process::ExitCode {
+    sportello::main()
+}

@@ -44,7 +44,10 @@ pub async fn run(db: &Db) -> Result<usize> {
         version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)";
     if let Tx::Postgres(c) = &mut tx {
         // Several nodes may start together: one migrates, the others wait and find nothing to do.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_LOCK).execute(&mut **c).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(PG_LOCK)
+            .execute(&mut **c)
+            .await?;
     }
     with_conn!(&mut tx, c => sqlx::query(create).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     let applied: Vec<(i64, String)> = with_conn!(&mut tx, c =>

@@ -9,13 +9,23 @@ macro_rules! partner_row {
     ($r:expr) => {
         (|| -> Result<PartnerRow> {
             let kind: String = $r.try_get("kind")?;
-            Ok(PartnerRow { id: $r.try_get("id")?, name: $r.try_get("name")?, kind: parse(&kind)?, created_at: $r.try_get("created_at")? })
+            Ok(PartnerRow {
+                id: $r.try_get("id")?,
+                name: $r.try_get("name")?,
+                kind: parse(&kind)?,
+                created_at: $r.try_get("created_at")?,
+            })
         })()
     };
 }
 
 /// Creates a partner.
-pub async fn insert_partner(tx: &mut Tx, name: &str, kind: PartnerKind, now: i64) -> Result<PartnerRow> {
+pub async fn insert_partner(
+    tx: &mut Tx,
+    name: &str,
+    kind: PartnerKind,
+    now: i64,
+) -> Result<PartnerRow> {
     with_conn!(tx, c => {
         let r = sqlx::query("INSERT INTO partners (name, kind, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id, name, kind, created_at")
             .bind(name).bind(kind.as_str()).bind(now).fetch_one(&mut *c).await?;
@@ -24,7 +34,13 @@ pub async fn insert_partner(tx: &mut Tx, name: &str, kind: PartnerKind, now: i64
 }
 
 /// Renames or re-kinds a partner.
-pub async fn update_partner(tx: &mut Tx, id: i64, name: &str, kind: PartnerKind, now: i64) -> Result<()> {
+pub async fn update_partner(
+    tx: &mut Tx,
+    id: i64,
+    name: &str,
+    kind: PartnerKind,
+    now: i64,
+) -> Result<()> {
     with_conn!(tx, c => sqlx::query("UPDATE partners SET name = $2, kind = $3, updated_at = $4 WHERE id = $1")
         .bind(id).bind(name).bind(kind.as_str()).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
@@ -64,8 +80,17 @@ macro_rules! customer_row {
 }
 
 /// Creates a customer.
-pub async fn insert_customer(tx: &mut Tx, code: &str, name: &str, vip: bool, partner_id: Option<i64>, now: i64) -> Result<CustomerRow> {
-    let sql = format!("INSERT INTO customers (code, name, vip, partner_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING {CUSTOMER_COLS}");
+pub async fn insert_customer(
+    tx: &mut Tx,
+    code: &str,
+    name: &str,
+    vip: bool,
+    partner_id: Option<i64>,
+    now: i64,
+) -> Result<CustomerRow> {
+    let sql = format!(
+        "INSERT INTO customers (code, name, vip, partner_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING {CUSTOMER_COLS}"
+    );
     with_conn!(tx, c => {
         let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(code).bind(name).bind(vip).bind(partner_id).bind(now).fetch_one(&mut *c).await?;
         customer_row!(r)
@@ -73,7 +98,14 @@ pub async fn insert_customer(tx: &mut Tx, code: &str, name: &str, vip: bool, par
 }
 
 /// Replaces a customer's name, VIP flag and partner.
-pub async fn update_customer(tx: &mut Tx, id: i64, name: &str, vip: bool, partner_id: Option<i64>, now: i64) -> Result<()> {
+pub async fn update_customer(
+    tx: &mut Tx,
+    id: i64,
+    name: &str,
+    vip: bool,
+    partner_id: Option<i64>,
+    now: i64,
+) -> Result<()> {
     with_conn!(tx, c => sqlx::query("UPDATE customers SET name = $2, vip = $3, partner_id = $4, updated_at = $5 WHERE id = $1")
         .bind(id).bind(name).bind(vip).bind(partner_id).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
@@ -99,14 +131,17 @@ pub async fn customer(tx: &mut Tx, id: i64) -> Result<Option<CustomerRow>> {
 
 /// Customers, by code; only those of `partner_id` when given.
 pub async fn customers(tx: &mut Tx, partner_id: Option<i64>) -> Result<Vec<CustomerRow>> {
-    let sql = format!("SELECT {CUSTOMER_COLS} FROM customers WHERE ($1 IS NULL OR partner_id = $1) ORDER BY code");
+    let sql = format!(
+        "SELECT {CUSTOMER_COLS} FROM customers WHERE ($1 IS NULL OR partner_id = $1) ORDER BY code"
+    );
     with_conn!(tx, c => {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(partner_id).fetch_all(&mut *c).await?;
         rows.iter().map(|r| customer_row!(r)).collect()
     })
 }
 
-const CONTACT_COLS: &str = "id, customer_id, email, name, phone, language, password_hash, created_at";
+const CONTACT_COLS: &str =
+    "id, customer_id, email, name, phone, language, password_hash, created_at";
 
 macro_rules! contact_row {
     ($r:expr) => {
@@ -138,7 +173,8 @@ pub struct ContactData {
 /// Creates a contact.
 pub async fn insert_contact(tx: &mut Tx, d: &ContactData, now: i64) -> Result<ContactRow> {
     let sql = format!(
-        "INSERT INTO contacts (customer_id, email, name, phone, language, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {CONTACT_COLS}");
+        "INSERT INTO contacts (customer_id, email, name, phone, language, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {CONTACT_COLS}"
+    );
     with_conn!(tx, c => {
         let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(d.customer_id).bind(&d.email).bind(&d.name).bind(&d.phone).bind(&d.language).bind(now)
             .fetch_one(&mut *c).await?;
@@ -175,7 +211,9 @@ pub async fn contact(tx: &mut Tx, id: i64) -> Result<Option<ContactRow>> {
 
 /// Contacts, by email; only those of `customer_id` when given.
 pub async fn contacts(tx: &mut Tx, customer_id: Option<i64>) -> Result<Vec<ContactRow>> {
-    let sql = format!("SELECT {CONTACT_COLS} FROM contacts WHERE ($1 IS NULL OR customer_id = $1) ORDER BY email");
+    let sql = format!(
+        "SELECT {CONTACT_COLS} FROM contacts WHERE ($1 IS NULL OR customer_id = $1) ORDER BY email"
+    );
     with_conn!(tx, c => {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(customer_id).fetch_all(&mut *c).await?;
         rows.iter().map(|r| contact_row!(r)).collect()
@@ -213,7 +251,12 @@ pub struct UserData {
 }
 
 /// Creates a user.
-pub async fn insert_user(tx: &mut Tx, d: &UserData, password_hash: Option<&str>, now: i64) -> Result<UserRow> {
+pub async fn insert_user(
+    tx: &mut Tx,
+    d: &UserData,
+    password_hash: Option<&str>,
+    now: i64,
+) -> Result<UserRow> {
     let sql = format!(
         "INSERT INTO users (email, name, role, partner_id, password_hash, active, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {USER_COLS}");
@@ -314,8 +357,17 @@ macro_rules! token_row {
 }
 
 /// Stores a new token by the hash of its secret.
-pub async fn insert_token(tx: &mut Tx, name: &str, hash: &str, role: Role, user_id: Option<i64>, now: i64) -> Result<TokenRow> {
-    let sql = format!("INSERT INTO api_tokens (name, token_hash, role, user_id, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING {TOKEN_COLS}");
+pub async fn insert_token(
+    tx: &mut Tx,
+    name: &str,
+    hash: &str,
+    role: Role,
+    user_id: Option<i64>,
+    now: i64,
+) -> Result<TokenRow> {
+    let sql = format!(
+        "INSERT INTO api_tokens (name, token_hash, role, user_id, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING {TOKEN_COLS}"
+    );
     with_conn!(tx, c => {
         let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(name).bind(hash).bind(role.as_str()).bind(user_id).bind(now).fetch_one(&mut *c).await?;
         token_row!(r)

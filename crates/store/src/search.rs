@@ -17,7 +17,10 @@ pub struct TextQuery {
 impl TextQuery {
     /// The text part of a parsed query; `None` when it has no terms.
     pub fn from_query(q: &SearchQuery) -> Option<TextQuery> {
-        q.has_text().then(|| TextQuery { terms: q.terms.clone(), fts5: q.fts5_match() })
+        q.has_text().then(|| TextQuery {
+            terms: q.terms.clone(),
+            fts5: q.fts5_match(),
+        })
     }
 }
 
@@ -38,14 +41,20 @@ pub async fn index_message(tx: &mut Tx, message_id: i64, title: &str, body: &str
     let doc = document(title, body);
     match tx {
         Tx::Sqlite(c) => {
-            sqlx::query("INSERT INTO message_fts (rowid, doc) VALUES ($1, $2)").bind(message_id).bind(doc).execute(&mut **c).await?;
-        }
-        Tx::Postgres(c) => {
-            sqlx::query("INSERT INTO message_fts (message_id, doc) VALUES ($1, to_tsvector('simple', $2))")
+            sqlx::query("INSERT INTO message_fts (rowid, doc) VALUES ($1, $2)")
                 .bind(message_id)
                 .bind(doc)
                 .execute(&mut **c)
                 .await?;
+        }
+        Tx::Postgres(c) => {
+            sqlx::query(
+                "INSERT INTO message_fts (message_id, doc) VALUES ($1, to_tsvector('simple', $2))",
+            )
+            .bind(message_id)
+            .bind(doc)
+            .execute(&mut **c)
+            .await?;
         }
     }
     Ok(())
@@ -58,10 +67,16 @@ pub async fn reindex_ticket(tx: &mut Tx, ticket_id: i64, title: &str) -> Result<
     for (id, body) in messages {
         match &mut *tx {
             Tx::Sqlite(c) => {
-                sqlx::query("DELETE FROM message_fts WHERE rowid = $1").bind(id).execute(&mut **c).await?;
+                sqlx::query("DELETE FROM message_fts WHERE rowid = $1")
+                    .bind(id)
+                    .execute(&mut **c)
+                    .await?;
             }
             Tx::Postgres(c) => {
-                sqlx::query("DELETE FROM message_fts WHERE message_id = $1").bind(id).execute(&mut **c).await?;
+                sqlx::query("DELETE FROM message_fts WHERE message_id = $1")
+                    .bind(id)
+                    .execute(&mut **c)
+                    .await?;
             }
         }
         index_message(tx, id, title, &body).await?;
@@ -74,7 +89,10 @@ pub fn matching_messages(backend: Backend, q: &TextQuery, args: &mut Vec<Arg>) -
     match backend {
         Backend::Sqlite => {
             args.push(Arg::Text(q.fts5.clone()));
-            format!("SELECT rowid FROM message_fts WHERE message_fts MATCH ${}", args.len())
+            format!(
+                "SELECT rowid FROM message_fts WHERE message_fts MATCH ${}",
+                args.len()
+            )
         }
         Backend::Postgres => {
             let parts: Vec<String> = q
@@ -89,7 +107,10 @@ pub fn matching_messages(backend: Backend, q: &TextQuery, args: &mut Vec<Arg>) -
                     format!("{f}('simple', ${})", args.len())
                 })
                 .collect();
-            format!("SELECT message_id FROM message_fts WHERE doc @@ ({})", parts.join(" && "))
+            format!(
+                "SELECT message_id FROM message_fts WHERE doc @@ ({})",
+                parts.join(" && ")
+            )
         }
     }
 }

@@ -1,1 +1,197 @@
-//! placeholder
+//! Sportello's HTTP side: the JSON API under `/api/v1` with its OpenAPI document, `/healthz` and
+//! `/metrics`. Handlers only translate HTTP to `app` calls and back.
+
+pub mod api;
+pub mod problem;
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use app::App;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+pub use problem::{ApiError, Problem};
+
+/// The largest request body accepted (attachments travel base64-encoded inside JSON).
+pub const MAX_BODY_BYTES: usize = 32 << 20;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The application.
+    pub app: App,
+    /// The Prometheus registry.
+    pub metrics: PrometheusHandle,
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Sportello API", version = "1", description = "Tickets, queues, customers and partners of a Sportello instance. \
+        Errors are RFC 9457 problems (`application/problem+json`)."),
+    modifiers(&BearerAuth),
+    components(schemas(Problem)),
+    tags(
+        (name = "tickets", description = "Tickets, their thread, history, links and merges"),
+        (name = "queues", description = "Queues and their custom fields (changes: admins)"),
+        (name = "users", description = "Admins, agents, partner users and their rights (admins)"),
+        (name = "customers", description = "Partners, customers and contacts"),
+        (name = "tokens", description = "API tokens (admins)"),
+        (name = "jobs", description = "Background jobs (admins)"),
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI document of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, api) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api::routes())
+        .split_for_parts();
+    api
+}
+
+/// The process-wide Prometheus registry (installed on first use).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+            ];
+            let builder = PrometheusBuilder::new()
+                .set_buckets(&buckets)
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was installed already; /metrics will be empty");
+            }
+            handle
+        })
+        .clone()
+}
+
+async fn track(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::counter!("sportello_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("sportello_http_request_duration_seconds", "method" => method, "route" => route).record(start.elapsed().as_secs_f64());
+    resp
+}
+
+async fn healthz(State(s): State<AppState>) -> Response {
+    match s.app.health().await {
+        Ok(()) => Json(serde_json::json!({ "status": "ok", "database": "ok" })).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn metrics_text(State(s): State<AppState>) -> Response {
+    for state in ["queued", "running", "done", "dead"] {
+        metrics::gauge!("sportello_jobs", "state" => state).set(0.0);
+    }
+    match s.app.job_counts().await {
+        Ok(counts) => {
+            for (state, n) in counts {
+                metrics::gauge!("sportello_jobs", "state" => state).set(n as f64);
+            }
+            metrics::gauge!("sportello_database_up").set(1.0);
+        }
+        Err(_) => metrics::gauge!("sportello_database_up").set(0.0),
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi())
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        format!("no route for {} {}", req.method(), req.uri().path()),
+    )
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal error",
+        "an internal error occurred; it has been logged",
+    )
+    .into_response()
+}
+
+/// The whole HTTP application.
+pub fn router(app: App) -> Router {
+    let state = AppState {
+        app,
+        metrics: metrics_handle(),
+    };
+    let (api, _) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api::routes())
+        .split_for_parts();
+    Router::new()
+        .merge(api)
+        .route("/api/openapi.json", get(openapi_json))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .route_layer(middleware::from_fn(track))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}

@@ -1,0 +1,211 @@
+//! Command-line definitions and dispatch.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use app::{Actor, App};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use domain::{Channel, Role};
+
+/// Sportello: helpdesk and targeted outage notices for telecom operators.
+#[derive(Debug, Parser)]
+#[command(name = "sportello", version, about, long_about = None)]
+pub struct Cli {
+    /// Database: sqlite://PATH (embedded, the default) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        env = "SPORTELLO_DATABASE_URL",
+        default_value = "sqlite://sportello-data/sportello.db",
+        global = true
+    )]
+    pub database_url: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server, the API and the background workers.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Administration: users and API tokens.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Fill an empty database with a believable operator (queues, people, tickets) and print the logins.
+    Demo,
+    /// Measure performance on a large seeded database and print the figures.
+    Bench(crate::bench::BenchArgs),
+}
+
+/// Options of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SPORTELLO_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// The public URL of this instance (for links in messages).
+    #[arg(long, env = "SPORTELLO_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Seed demo data on first start of an empty database.
+    #[arg(long)]
+    pub demo: bool,
+    /// Background job workers in this process (0 for none).
+    #[arg(long, env = "SPORTELLO_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+    /// The name of this node in job records (default: host name and process id).
+    #[arg(long, env = "SPORTELLO_NODE")]
+    pub node: Option<String>,
+    /// Database connections in the pool.
+    #[arg(long, env = "SPORTELLO_DB_CONNECTIONS", default_value_t = 16)]
+    pub db_connections: u32,
+}
+
+/// Roles a user can be created with from the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum UserRole {
+    /// Administrator.
+    Admin,
+    /// Agent.
+    Agent,
+}
+
+impl From<UserRole> for Role {
+    fn from(r: UserRole) -> Role {
+        match r {
+            UserRole::Admin => Role::Admin,
+            UserRole::Agent => Role::Agent,
+        }
+    }
+}
+
+/// `admin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin or agent.
+    CreateUser {
+        /// Email (the login).
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Role.
+        #[arg(long, value_enum)]
+        role: UserRole,
+        /// File whose first line is the password ("-" for standard input). Without it the
+        /// user has no password until one is set.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// Create an API token and print it, once, alone on standard output.
+    Token {
+        /// What the token is for.
+        #[arg(long)]
+        name: String,
+        /// Role the token acts with.
+        #[arg(long, value_enum)]
+        role: UserRole,
+        /// Email of the user the token acts as (without it, an integration token with all
+        /// rights of the role).
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+/// Opens and migrates the database named on the command line, with a clear message on failure.
+pub async fn open(url: &str, connections: u32) -> anyhow::Result<App> {
+    let mut opts = store::Options::new(url);
+    opts.max_connections = connections;
+    let db = store::Db::connect(&opts)
+        .await
+        .with_context(|| format!("cannot open the database at {}", crate::redact(url)))?;
+    store::migrate::run(&db)
+        .await
+        .with_context(|| format!("cannot migrate the database at {}", crate::redact(url)))?;
+    Ok(App::new(db, app::Config::default()))
+}
+
+fn read_password(path: &PathBuf) -> anyhow::Result<String> {
+    let text = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_line(&mut s)
+            .context("cannot read the password from standard input")?;
+        s
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+    };
+    Ok(text.lines().next().unwrap_or("").to_owned())
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => {
+            crate::serve::serve(&cli.database_url, args).await?;
+        }
+        Command::Migrate => {
+            let app = open(&cli.database_url, 2).await?;
+            eprintln!(
+                "sportello: the database at {} is up to date",
+                crate::redact(&cli.database_url)
+            );
+            app.db.close().await;
+        }
+        Command::Admin(AdminCommand::CreateUser {
+            email,
+            name,
+            role,
+            password_file,
+        }) => {
+            let password = password_file.as_ref().map(read_password).transpose()?;
+            let app = open(&cli.database_url, 2).await?;
+            let input = app::admin::UserInput {
+                email,
+                name,
+                role: role.into(),
+                partner_id: None,
+                active: Some(true),
+            };
+            let u = app
+                .create_user(&Actor::system(Channel::System), input, password.as_deref())
+                .await?;
+            eprintln!(
+                "sportello: created {} {} (id {}){}",
+                u.role,
+                u.email,
+                u.id,
+                if password.is_none() {
+                    ", without a password"
+                } else {
+                    ""
+                }
+            );
+            app.db.close().await;
+        }
+        Command::Admin(AdminCommand::Token { name, role, user }) => {
+            let app = open(&cli.database_url, 2).await?;
+            let t = app
+                .create_token(
+                    &Actor::system(Channel::System),
+                    &name,
+                    role.into(),
+                    user.as_deref(),
+                )
+                .await?;
+            println!("{}", t.secret);
+            app.db.close().await;
+        }
+        Command::Demo => {
+            let app = open(&cli.database_url, 4).await?;
+            let logins = crate::demo::seed(&app).await?;
+            println!("{logins}");
+            app.db.close().await;
+        }
+        Command::Bench(args) => crate::bench::run(&cli.database_url, args).await?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

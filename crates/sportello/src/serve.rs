@@ -1,0 +1,84 @@
+//! `sportello serve`: the HTTP server and the job workers, until SIGTERM or Ctrl-C.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::{Notify, watch};
+
+use crate::cli::ServeArgs;
+
+/// Runs the server until a termination signal, then drains requests and workers.
+pub async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
+    let app = crate::cli::open(database_url, args.db_connections).await?;
+    if args.demo && crate::demo::is_empty(&app).await? {
+        let logins = crate::demo::seed(&app).await?;
+        println!("{logins}");
+    }
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let node = args
+        .node
+        .clone()
+        .unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
+    let wake = Arc::new(Notify::new());
+    let mut workers = Vec::new();
+    for i in 0..args.workers {
+        let cfg = app::jobs::WorkerConfig {
+            node: format!("{node}/{i}"),
+            ..Default::default()
+        };
+        let (app, wake, stop) = (app.clone(), wake.clone(), stop_rx.clone());
+        workers.push(tokio::spawn(async move {
+            app.run_worker(app::jobs::Handlers::builtin(), cfg, wake, stop)
+                .await
+        }));
+    }
+    let router = web::router(app.clone());
+    tracing::info!(%addr, backend = ?app.db.backend(), database = %crate::redact(database_url), "serving");
+    println!("sportello: listening on http://{addr}");
+    let shutdown = async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    };
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("the server failed")?;
+    for w in workers {
+        let _ = w.await;
+    }
+    app.db.close().await;
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "node".into())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
