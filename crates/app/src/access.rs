@@ -49,12 +49,7 @@ pub struct Actor {
 impl Actor {
     /// Sportello itself acting through `channel` (command line, jobs, demo).
     pub fn system(channel: Channel) -> Actor {
-        Actor {
-            who: Who::System,
-            user_id: None,
-            label: "Sportello".into(),
-            channel,
-        }
+        Actor { who: Who::System, user_id: None, label: "Sportello".into(), channel }
     }
 
     /// The role the actor plays (system counts as admin).
@@ -85,11 +80,9 @@ impl Actor {
         match &self.who {
             Who::System | Who::Admin => QueueRights::ALL,
             Who::Agent { all: true, .. } => QueueRights::ALL,
-            Who::Agent { queues, .. } => queues
-                .iter()
-                .find(|(q, _)| *q == queue_id)
-                .map(|(_, r)| *r)
-                .unwrap_or_default(),
+            Who::Agent { queues, .. } => {
+                queues.iter().find(|(q, _)| *q == queue_id).map(|(_, r)| *r).unwrap_or_default()
+            }
             Who::Partner { .. } | Who::Contact { .. } => QueueRights::default(),
         }
     }
@@ -98,13 +91,9 @@ impl Actor {
     pub fn visible_queues(&self) -> Option<Vec<i64>> {
         match &self.who {
             Who::System | Who::Admin | Who::Agent { all: true, .. } => None,
-            Who::Agent { queues, .. } => Some(
-                queues
-                    .iter()
-                    .filter(|(_, r)| r.has(Right::See))
-                    .map(|(q, _)| *q)
-                    .collect(),
-            ),
+            Who::Agent { queues, .. } => {
+                Some(queues.iter().filter(|(_, r)| r.has(Right::See)).map(|(q, _)| *q).collect())
+            }
             Who::Partner { .. } | Who::Contact { .. } => None,
         }
     }
@@ -119,13 +108,7 @@ impl Actor {
 
     /// Fails unless the actor is staff (admin or agent).
     pub fn require_staff(&self) -> Result<()> {
-        if self.is_staff() {
-            Ok(())
-        } else {
-            Err(Error::Forbidden(
-                "only the operator's staff may do this".into(),
-            ))
-        }
+        if self.is_staff() { Ok(()) } else { Err(Error::Forbidden("only the operator's staff may do this".into())) }
     }
 }
 
@@ -163,10 +146,7 @@ pub async fn ticket_access(tx: &mut Tx, actor: &Actor, t: &TicketRow) -> Result<
             if rights.has(Right::See) {
                 Ok(TicketAccess::Staff(rights))
             } else {
-                Err(Error::Forbidden(format!(
-                    "no rights on the queue of ticket {}",
-                    t.id
-                )))
+                Err(Error::Forbidden(format!("no rights on the queue of ticket {}", t.id)))
             }
         }
         Who::Partner { partner_id } => {
@@ -178,10 +158,7 @@ pub async fn ticket_access(tx: &mut Tx, actor: &Actor, t: &TicketRow) -> Result<
                 _ => Err(not_found()),
             }
         }
-        Who::Contact {
-            contact_id,
-            customer_id,
-        } => {
+        Who::Contact { contact_id, customer_id } => {
             if customer_id.is_some() && t.customer_id == *customer_id {
                 return Ok(TicketAccess::Customer);
             }
@@ -215,9 +192,7 @@ pub fn check_ticket(access: TicketAccess, action: TicketAction, number: i64) -> 
             TicketAction::Modify => "change",
             TicketAction::Own => "own",
         };
-        Err(Error::Forbidden(format!(
-            "you may not {what} ticket {number}"
-        )))
+        Err(Error::Forbidden(format!("you may not {what} ticket {number}")))
     }
 }
 

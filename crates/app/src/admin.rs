@@ -117,8 +117,7 @@ async fn audit(
 }
 
 fn name(p: &mut Problems, field: &str, v: &str) -> String {
-    p.check(field, validate::required_text(v, validate::MAX_NAME_CHARS))
-        .unwrap_or_default()
+    p.check(field, validate::required_text(v, validate::MAX_NAME_CHARS)).unwrap_or_default()
 }
 
 fn slug(p: &mut Problems, field: &str, v: &str) -> String {
@@ -131,11 +130,7 @@ fn slug(p: &mut Problems, field: &str, v: &str) -> String {
 
 impl App {
     async fn queue_view(&self, tx: &mut Tx, q: store::QueueRow) -> Result<QueueView> {
-        let fields = store::queues::fields(tx, q.id)
-            .await?
-            .into_iter()
-            .map(FieldView::from)
-            .collect();
+        let fields = store::queues::fields(tx, q.id).await?.into_iter().map(FieldView::from).collect();
         Ok(QueueView {
             slug: q.slug,
             name: q.name,
@@ -188,11 +183,7 @@ impl App {
             slug: slug(&mut p, "slug", &input.slug),
             name: name(&mut p, "name", &input.name),
             description: input.description.trim().to_owned(),
-            reference_prefix: slug(
-                &mut p,
-                "reference_prefix",
-                input.reference_prefix.as_deref().unwrap_or("support"),
-            ),
+            reference_prefix: slug(&mut p, "reference_prefix", input.reference_prefix.as_deref().unwrap_or("support")),
             active: input.active.unwrap_or(true),
         };
         if data.description.len() > 10_000 {
@@ -209,116 +200,57 @@ impl App {
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
         if store::queues::by_slug(&mut tx, &data.slug).await?.is_some() {
-            return Err(Error::Conflict(format!(
-                "a queue `{}` exists already",
-                data.slug
-            )));
+            return Err(Error::Conflict(format!("a queue `{}` exists already", data.slug)));
         }
         let q = store::queues::insert(&mut tx, &data, now).await?;
-        audit(
-            &mut tx,
-            actor,
-            "queue",
-            q.id,
-            "created",
-            None,
-            None,
-            Some(q.slug.clone()),
-            now,
-        )
-        .await?;
+        audit(&mut tx, actor, "queue", q.id, "created", None, None, Some(q.slug.clone()), now).await?;
         let v = self.queue_view(&mut tx, q).await?;
         tx.commit().await?;
         Ok(v)
     }
 
     /// Replaces a queue's settings (its slug may change). Admins only.
-    pub async fn update_queue(
-        &self,
-        actor: &Actor,
-        slug: &str,
-        input: QueueInput,
-    ) -> Result<QueueView> {
+    pub async fn update_queue(&self, actor: &Actor, slug: &str, input: QueueInput) -> Result<QueueView> {
         actor.require_admin()?;
         let data = self.queue_data(&input)?;
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
         let q = self.queue_row(&mut tx, slug).await?;
         if data.slug != q.slug && store::queues::by_slug(&mut tx, &data.slug).await?.is_some() {
-            return Err(Error::Conflict(format!(
-                "a queue `{}` exists already",
-                data.slug
-            )));
+            return Err(Error::Conflict(format!("a queue `{}` exists already", data.slug)));
         }
         store::queues::update(&mut tx, q.id, &data, now).await?;
         let changes = [
             ("slug", q.slug.clone(), data.slug.clone()),
             ("name", q.name.clone(), data.name.clone()),
-            (
-                "description",
-                q.description.clone(),
-                data.description.clone(),
-            ),
-            (
-                "reference_prefix",
-                q.reference_prefix.clone(),
-                data.reference_prefix.clone(),
-            ),
+            ("description", q.description.clone(), data.description.clone()),
+            ("reference_prefix", q.reference_prefix.clone(), data.reference_prefix.clone()),
             ("active", q.active.to_string(), data.active.to_string()),
         ];
         for (field, old, new) in changes {
             if old != new {
-                audit(
-                    &mut tx,
-                    actor,
-                    "queue",
-                    q.id,
-                    "set",
-                    Some(field),
-                    Some(old),
-                    Some(new),
-                    now,
-                )
-                .await?;
+                audit(&mut tx, actor, "queue", q.id, "set", Some(field), Some(old), Some(new), now).await?;
             }
         }
-        let q = store::queues::by_id(&mut tx, q.id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("queue {slug}")))?;
+        let q = store::queues::by_id(&mut tx, q.id).await?.ok_or_else(|| Error::NotFound(format!("queue {slug}")))?;
         let v = self.queue_view(&mut tx, q).await?;
         tx.commit().await?;
         Ok(v)
     }
 
     /// Defines or redefines a custom field of a queue. Admins only.
-    pub async fn set_field(
-        &self,
-        actor: &Actor,
-        queue: &str,
-        input: FieldInput,
-    ) -> Result<QueueView> {
+    pub async fn set_field(&self, actor: &Actor, queue: &str, input: FieldInput) -> Result<QueueView> {
         actor.require_admin()?;
         let mut p = Problems::default();
         let fname = slug(&mut p, "name", &input.name);
         let label = name(&mut p, "label", &input.label);
-        let choices: Vec<String> = input
-            .choices
-            .iter()
-            .map(|c| c.trim().to_owned())
-            .filter(|c| !c.is_empty())
-            .collect();
+        let choices: Vec<String> =
+            input.choices.iter().map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect();
         if input.kind == CustomFieldKind::Choice && choices.is_empty() {
             p.add("choices", "a choice field needs at least one choice");
         }
-        if choices
-            .iter()
-            .any(|c| c.contains('\n') || c.chars().count() > 200)
-            || choices.len() > 200
-        {
-            p.add(
-                "choices",
-                "at most 200 single-line choices of 200 characters",
-            );
+        if choices.iter().any(|c| c.contains('\n') || c.chars().count() > 200) || choices.len() > 200 {
+            p.add("choices", "at most 200 single-line choices of 200 characters");
         }
         p.finish()?;
         let now = store::micros(self.now());
@@ -333,18 +265,7 @@ impl App {
             position: input.position,
         };
         store::queues::upsert_field(&mut tx, q.id, &data, now).await?;
-        audit(
-            &mut tx,
-            actor,
-            "queue",
-            q.id,
-            "field",
-            Some(&fname),
-            None,
-            Some(input.kind.to_string()),
-            now,
-        )
-        .await?;
+        audit(&mut tx, actor, "queue", q.id, "field", Some(&fname), None, Some(input.kind.to_string()), now).await?;
         let v = self.queue_view(&mut tx, q).await?;
         tx.commit().await?;
         Ok(v)
@@ -359,18 +280,7 @@ impl App {
         if !store::queues::delete_field(&mut tx, q.id, field).await? {
             return Err(Error::NotFound(format!("field {field} of queue {queue}")));
         }
-        audit(
-            &mut tx,
-            actor,
-            "queue",
-            q.id,
-            "field_removed",
-            Some(field),
-            None,
-            None,
-            now,
-        )
-        .await?;
+        audit(&mut tx, actor, "queue", q.id, "field_removed", Some(field), None, None, now).await?;
         let v = self.queue_view(&mut tx, q).await?;
         tx.commit().await?;
         Ok(v)
@@ -396,15 +306,10 @@ impl App {
 
     async fn user_data(&self, tx: &mut Tx, input: &UserInput) -> Result<store::people::UserData> {
         let mut p = Problems::default();
-        let email = p
-            .check("email", validate::email(&input.email))
-            .unwrap_or_default();
+        let email = p.check("email", validate::email(&input.email)).unwrap_or_default();
         let name = name(&mut p, "name", &input.name);
         match (input.role, input.partner_id) {
-            (Role::Contact, _) => p.add(
-                "role",
-                "contacts are managed as contacts; a user is admin, agent or partner",
-            ),
+            (Role::Contact, _) => p.add("role", "contacts are managed as contacts; a user is admin, agent or partner"),
             (Role::Partner, None) => p.add("partner_id", "a partner user needs its partner"),
             (Role::Partner, Some(pid)) => {
                 if store::people::partner(tx, pid).await?.is_none() {
@@ -441,46 +346,23 @@ impl App {
             actor.require_admin()?;
         }
         let mut tx = self.db.read().await?;
-        let u = store::people::user(&mut tx, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("user {id}")))?;
+        let u = store::people::user(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("user {id}")))?;
         self.user_view(&mut tx, u).await
     }
 
     /// Creates a user, with a password when given. Admins only.
-    pub async fn create_user(
-        &self,
-        actor: &Actor,
-        input: UserInput,
-        password: Option<&str>,
-    ) -> Result<UserView> {
+    pub async fn create_user(&self, actor: &Actor, input: UserInput, password: Option<&str>) -> Result<UserView> {
         actor.require_admin()?;
         let hash = password.map(auth::hash_password).transpose()?;
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
         let data = self.user_data(&mut tx, &input).await?;
-        if store::people::user_by_email(&mut tx, &data.email)
-            .await?
-            .is_some()
-        {
-            return Err(Error::Conflict(format!(
-                "a user `{}` exists already",
-                data.email
-            )));
+        if store::people::user_by_email(&mut tx, &data.email).await?.is_some() {
+            return Err(Error::Conflict(format!("a user `{}` exists already", data.email)));
         }
         let u = store::people::insert_user(&mut tx, &data, hash.as_deref(), now).await?;
-        audit(
-            &mut tx,
-            actor,
-            "user",
-            u.id,
-            "created",
-            None,
-            None,
-            Some(format!("{} {}", u.email, u.role)),
-            now,
-        )
-        .await?;
+        audit(&mut tx, actor, "user", u.id, "created", None, None, Some(format!("{} {}", u.email, u.role)), now)
+            .await?;
         let v = self.user_view(&mut tx, u).await?;
         tx.commit().await?;
         Ok(v)
@@ -491,51 +373,25 @@ impl App {
         actor.require_admin()?;
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
-        let u = store::people::user(&mut tx, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("user {id}")))?;
+        let u = store::people::user(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("user {id}")))?;
         let data = self.user_data(&mut tx, &input).await?;
-        if data.email != u.email
-            && store::people::user_by_email(&mut tx, &data.email)
-                .await?
-                .is_some()
-        {
-            return Err(Error::Conflict(format!(
-                "a user `{}` exists already",
-                data.email
-            )));
+        if data.email != u.email && store::people::user_by_email(&mut tx, &data.email).await?.is_some() {
+            return Err(Error::Conflict(format!("a user `{}` exists already", data.email)));
         }
         store::people::update_user(&mut tx, id, &data, now).await?;
         let changes = [
             ("email", u.email.clone(), data.email.clone()),
             ("name", u.name.clone(), data.name.clone()),
             ("role", u.role.to_string(), data.role.to_string()),
-            (
-                "partner_id",
-                format!("{:?}", u.partner_id),
-                format!("{:?}", data.partner_id),
-            ),
+            ("partner_id", format!("{:?}", u.partner_id), format!("{:?}", data.partner_id)),
             ("active", u.active.to_string(), data.active.to_string()),
         ];
         for (field, old, new) in changes {
             if old != new {
-                audit(
-                    &mut tx,
-                    actor,
-                    "user",
-                    id,
-                    "set",
-                    Some(field),
-                    Some(old),
-                    Some(new),
-                    now,
-                )
-                .await?;
+                audit(&mut tx, actor, "user", id, "set", Some(field), Some(old), Some(new), now).await?;
             }
         }
-        let u = store::people::user(&mut tx, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("user {id}")))?;
+        let u = store::people::user(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("user {id}")))?;
         let v = self.user_view(&mut tx, u).await?;
         tx.commit().await?;
         Ok(v)
@@ -549,37 +405,22 @@ impl App {
         let hash = auth::hash_password(password)?;
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
-        store::people::user(&mut tx, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("user {id}")))?;
+        store::people::user(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("user {id}")))?;
         store::people::set_user_password(&mut tx, id, Some(&hash), now).await?;
-        audit(
-            &mut tx, actor, "user", id, "password", None, None, None, now,
-        )
-        .await?;
+        audit(&mut tx, actor, "user", id, "password", None, None, None, now).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Sets an agent's rights on a queue. Admins only.
-    pub async fn set_rights(
-        &self,
-        actor: &Actor,
-        user_id: i64,
-        queue: &str,
-        rights: QueueRights,
-    ) -> Result<UserView> {
+    pub async fn set_rights(&self, actor: &Actor, user_id: i64, queue: &str, rights: QueueRights) -> Result<UserView> {
         actor.require_admin()?;
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
-        let u = store::people::user(&mut tx, user_id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("user {user_id}")))?;
+        let u =
+            store::people::user(&mut tx, user_id).await?.ok_or_else(|| Error::NotFound(format!("user {user_id}")))?;
         if u.role != Role::Agent {
-            return Err(Error::invalid(
-                "user",
-                "rights per queue are for agents (admins have all rights)",
-            ));
+            return Err(Error::invalid("user", "rights per queue are for agents (admins have all rights)"));
         }
         let q = self.queue_row(&mut tx, queue).await?;
         let old = store::people::rights(&mut tx, user_id)
@@ -590,24 +431,9 @@ impl App {
             .unwrap_or_default();
         store::people::set_rights(&mut tx, user_id, q.id, rights).await?;
         if old != rights {
-            let show = |r: QueueRights| {
-                format!(
-                    "see={} reply={} comment={} own={}",
-                    r.see, r.reply, r.comment, r.own
-                )
-            };
-            audit(
-                &mut tx,
-                actor,
-                "user",
-                user_id,
-                "rights",
-                Some(&q.slug),
-                Some(show(old)),
-                Some(show(rights)),
-                now,
-            )
-            .await?;
+            let show = |r: QueueRights| format!("see={} reply={} comment={} own={}", r.see, r.reply, r.comment, r.own);
+            audit(&mut tx, actor, "user", user_id, "rights", Some(&q.slug), Some(show(old)), Some(show(rights)), now)
+                .await?;
         }
         let v = self.user_view(&mut tx, u).await?;
         tx.commit().await?;
@@ -615,19 +441,10 @@ impl App {
     }
 
     /// Checks a user's email and password; `None` when wrong or inactive (same answer either way).
-    pub async fn verify_user_login(
-        &self,
-        email: &str,
-        password: &str,
-    ) -> Result<Option<store::UserRow>> {
+    pub async fn verify_user_login(&self, email: &str, password: &str) -> Result<Option<store::UserRow>> {
         let mut tx = self.db.read().await?;
         let user = store::people::user_by_email(&mut tx, &email.trim().to_lowercase()).await?;
-        Ok(user.filter(|u| {
-            u.active
-                && u.password_hash
-                    .as_deref()
-                    .is_some_and(|h| auth::verify_password(password, h))
-        }))
+        Ok(user.filter(|u| u.active && u.password_hash.as_deref().is_some_and(|h| auth::verify_password(password, h))))
     }
 
     /// Every partner (admins and agents), or the actor's own partner.
@@ -635,15 +452,11 @@ impl App {
         let mut tx = self.db.read().await?;
         let all = store::people::partners(&mut tx).await?;
         Ok(match actor.who {
-            Who::Partner { partner_id } => all
-                .into_iter()
-                .filter(|p| p.id == partner_id)
-                .map(PartnerView::from)
-                .collect(),
+            Who::Partner { partner_id } => {
+                all.into_iter().filter(|p| p.id == partner_id).map(PartnerView::from).collect()
+            }
             Who::Contact { .. } => {
-                return Err(Error::Forbidden(
-                    "partners are not shown to customers".into(),
-                ));
+                return Err(Error::Forbidden("partners are not shown to customers".into()));
             }
             _ => all.into_iter().map(PartnerView::from).collect(),
         })
@@ -681,18 +494,8 @@ impl App {
                     .ok_or_else(|| Error::NotFound(format!("partner {id}")))?;
                 store::people::update_partner(&mut tx, id, &n, kind, now).await?;
                 if old.name != n {
-                    audit(
-                        &mut tx,
-                        actor,
-                        "partner",
-                        id,
-                        "set",
-                        Some("name"),
-                        Some(old.name),
-                        Some(n.clone()),
-                        now,
-                    )
-                    .await?;
+                    audit(&mut tx, actor, "partner", id, "set", Some("name"), Some(old.name), Some(n.clone()), now)
+                        .await?;
                 }
                 if old.kind != kind {
                     audit(
@@ -708,24 +511,11 @@ impl App {
                     )
                     .await?;
                 }
-                store::people::partner(&mut tx, id)
-                    .await?
-                    .ok_or_else(|| Error::NotFound(format!("partner {id}")))?
+                store::people::partner(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("partner {id}")))?
             }
             None => {
                 let row = store::people::insert_partner(&mut tx, &n, kind, now).await?;
-                audit(
-                    &mut tx,
-                    actor,
-                    "partner",
-                    row.id,
-                    "created",
-                    None,
-                    None,
-                    Some(n.clone()),
-                    now,
-                )
-                .await?;
+                audit(&mut tx, actor, "partner", row.id, "created", None, None, Some(n.clone()), now).await?;
                 row
             }
         };
@@ -737,14 +527,9 @@ impl App {
     pub async fn customers(&self, actor: &Actor) -> Result<Vec<CustomerView>> {
         let mut tx = self.db.read().await?;
         let rows = match actor.who {
-            Who::Partner { partner_id } => {
-                store::people::customers(&mut tx, Some(partner_id)).await?
-            }
+            Who::Partner { partner_id } => store::people::customers(&mut tx, Some(partner_id)).await?,
             Who::Contact { customer_id, .. } => match customer_id {
-                Some(id) => store::people::customer(&mut tx, id)
-                    .await?
-                    .into_iter()
-                    .collect(),
+                Some(id) => store::people::customer(&mut tx, id).await?.into_iter().collect(),
                 None => Vec::new(),
             },
             _ => store::people::customers(&mut tx, None).await?,
@@ -764,10 +549,7 @@ impl App {
     async fn check_customer(&self, tx: &mut Tx, input: &CustomerInput) -> Result<(String, String)> {
         let mut p = Problems::default();
         let code = input.code.trim().to_owned();
-        if code.is_empty()
-            || code.len() > 64
-            || code.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
+        if code.is_empty() || code.len() > 64 || code.chars().any(|c| c.is_whitespace() || c.is_control()) {
             p.add("code", "1 to 64 characters without spaces");
         }
         let n = name(&mut p, "name", &input.name);
@@ -781,85 +563,39 @@ impl App {
     }
 
     /// Creates a customer. Admins only.
-    pub async fn create_customer(
-        &self,
-        actor: &Actor,
-        input: CustomerInput,
-    ) -> Result<CustomerView> {
+    pub async fn create_customer(&self, actor: &Actor, input: CustomerInput) -> Result<CustomerView> {
         actor.require_admin()?;
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
         let (code, n) = self.check_customer(&mut tx, &input).await?;
-        if store::people::customer_by_code(&mut tx, &code)
-            .await?
-            .is_some()
-        {
-            return Err(Error::Conflict(format!(
-                "a customer `{code}` exists already"
-            )));
+        if store::people::customer_by_code(&mut tx, &code).await?.is_some() {
+            return Err(Error::Conflict(format!("a customer `{code}` exists already")));
         }
-        let c =
-            store::people::insert_customer(&mut tx, &code, &n, input.vip, input.partner_id, now)
-                .await?;
-        audit(
-            &mut tx,
-            actor,
-            "customer",
-            c.id,
-            "created",
-            None,
-            None,
-            Some(code),
-            now,
-        )
-        .await?;
+        let c = store::people::insert_customer(&mut tx, &code, &n, input.vip, input.partner_id, now).await?;
+        audit(&mut tx, actor, "customer", c.id, "created", None, None, Some(code), now).await?;
         tx.commit().await?;
         Ok(c.into())
     }
 
     /// Changes a customer's name, VIP flag and partner (the code stays). Admins only.
-    pub async fn update_customer(
-        &self,
-        actor: &Actor,
-        code: &str,
-        input: CustomerInput,
-    ) -> Result<CustomerView> {
+    pub async fn update_customer(&self, actor: &Actor, code: &str, input: CustomerInput) -> Result<CustomerView> {
         actor.require_admin()?;
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
         let old = store::people::customer_by_code(&mut tx, code)
             .await?
             .ok_or_else(|| Error::NotFound(format!("customer {code}")))?;
-        let input = CustomerInput {
-            code: old.code.clone(),
-            ..input
-        };
+        let input = CustomerInput { code: old.code.clone(), ..input };
         let (_, n) = self.check_customer(&mut tx, &input).await?;
-        store::people::update_customer(&mut tx, old.id, &n, input.vip, input.partner_id, now)
-            .await?;
+        store::people::update_customer(&mut tx, old.id, &n, input.vip, input.partner_id, now).await?;
         let changes = [
             ("name", old.name.clone(), n.clone()),
             ("vip", old.vip.to_string(), input.vip.to_string()),
-            (
-                "partner_id",
-                format!("{:?}", old.partner_id),
-                format!("{:?}", input.partner_id),
-            ),
+            ("partner_id", format!("{:?}", old.partner_id), format!("{:?}", input.partner_id)),
         ];
         for (field, o, v) in changes {
             if o != v {
-                audit(
-                    &mut tx,
-                    actor,
-                    "customer",
-                    old.id,
-                    "set",
-                    Some(field),
-                    Some(o),
-                    Some(v),
-                    now,
-                )
-                .await?;
+                audit(&mut tx, actor, "customer", old.id, "set", Some(field), Some(o), Some(v), now).await?;
             }
         }
         let c = store::people::customer(&mut tx, old.id)
@@ -874,22 +610,11 @@ impl App {
             Some(id) => store::people::customer(tx, id).await?.map(|c| c.code),
             None => None,
         };
-        Ok(ContactView {
-            id: c.id,
-            email: c.email,
-            name: c.name,
-            phone: c.phone,
-            language: c.language,
-            customer,
-        })
+        Ok(ContactView { id: c.id, email: c.email, name: c.name, phone: c.phone, language: c.language, customer })
     }
 
     /// Contacts the actor may see (optionally of one customer).
-    pub async fn contacts(
-        &self,
-        actor: &Actor,
-        customer: Option<&str>,
-    ) -> Result<Vec<ContactView>> {
+    pub async fn contacts(&self, actor: &Actor, customer: Option<&str>) -> Result<Vec<ContactView>> {
         let mut tx = self.db.read().await?;
         let customer_id = match customer {
             Some(code) => match store::people::customer_by_code(&mut tx, code).await? {
@@ -907,17 +632,10 @@ impl App {
                 }
                 all
             }
-            (
-                Who::Contact {
-                    customer_id: Some(id),
-                    ..
-                },
-                None,
-            ) => store::people::contacts(&mut tx, Some(*id)).await?,
-            (Who::Contact { contact_id, .. }, None) => store::people::contact(&mut tx, *contact_id)
-                .await?
-                .into_iter()
-                .collect(),
+            (Who::Contact { customer_id: Some(id), .. }, None) => store::people::contacts(&mut tx, Some(*id)).await?,
+            (Who::Contact { contact_id, .. }, None) => {
+                store::people::contact(&mut tx, *contact_id).await?.into_iter().collect()
+            }
             (_, None) => store::people::contacts(&mut tx, None).await?,
         };
         let mut out = Vec::new();
@@ -930,9 +648,7 @@ impl App {
     /// One contact (404 when the actor may not see it).
     pub async fn contact(&self, actor: &Actor, id: i64) -> Result<ContactView> {
         let mut tx = self.db.read().await?;
-        let c = store::people::contact(&mut tx, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("contact {id}")))?;
+        let c = store::people::contact(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("contact {id}")))?;
         let visible = match (c.customer_id, actor.contact_id()) {
             (_, Some(me)) if me == c.id => true,
             (Some(cid), _) => {
@@ -947,28 +663,15 @@ impl App {
         self.contact_view(&mut tx, c).await
     }
 
-    async fn contact_data(
-        &self,
-        tx: &mut Tx,
-        input: &ContactInput,
-    ) -> Result<store::people::ContactData> {
+    async fn contact_data(&self, tx: &mut Tx, input: &ContactInput) -> Result<store::people::ContactData> {
         let mut p = Problems::default();
-        let email = p
-            .check("email", validate::email(&input.email))
-            .unwrap_or_default();
+        let email = p.check("email", validate::email(&input.email)).unwrap_or_default();
         let n = input.name.trim().to_owned();
         if n.chars().count() > validate::MAX_NAME_CHARS {
-            p.add(
-                "name",
-                format!("at most {} characters", validate::MAX_NAME_CHARS),
-            );
+            p.add("name", format!("at most {} characters", validate::MAX_NAME_CHARS));
         }
         let phone = input.phone.trim().to_owned();
-        if phone.len() > 40
-            || !phone
-                .chars()
-                .all(|c| c.is_ascii_digit() || " +-()./".contains(c))
-        {
+        if phone.len() > 40 || !phone.chars().all(|c| c.is_ascii_digit() || " +-()./".contains(c)) {
             p.add("phone", "digits, spaces and + - ( ) . / only, at most 40");
         }
         let language = input.language.clone().unwrap_or_else(|| "en".into());
@@ -986,13 +689,7 @@ impl App {
             None => None,
         };
         p.finish()?;
-        Ok(store::people::ContactData {
-            customer_id,
-            email,
-            name: n,
-            phone,
-            language,
-        })
+        Ok(store::people::ContactData { customer_id, email, name: n, phone, language })
     }
 
     /// Creates a contact. Admins only.
@@ -1001,56 +698,25 @@ impl App {
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
         let data = self.contact_data(&mut tx, &input).await?;
-        if store::people::contact_by_email(&mut tx, &data.email)
-            .await?
-            .is_some()
-        {
-            return Err(Error::Conflict(format!(
-                "a contact `{}` exists already",
-                data.email
-            )));
+        if store::people::contact_by_email(&mut tx, &data.email).await?.is_some() {
+            return Err(Error::Conflict(format!("a contact `{}` exists already", data.email)));
         }
         let c = store::people::insert_contact(&mut tx, &data, now).await?;
-        audit(
-            &mut tx,
-            actor,
-            "contact",
-            c.id,
-            "created",
-            None,
-            None,
-            Some(c.email.clone()),
-            now,
-        )
-        .await?;
+        audit(&mut tx, actor, "contact", c.id, "created", None, None, Some(c.email.clone()), now).await?;
         let v = self.contact_view(&mut tx, c).await?;
         tx.commit().await?;
         Ok(v)
     }
 
     /// Replaces a contact's fields. Admins only.
-    pub async fn update_contact(
-        &self,
-        actor: &Actor,
-        id: i64,
-        input: ContactInput,
-    ) -> Result<ContactView> {
+    pub async fn update_contact(&self, actor: &Actor, id: i64, input: ContactInput) -> Result<ContactView> {
         actor.require_admin()?;
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
-        let old = store::people::contact(&mut tx, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("contact {id}")))?;
+        let old = store::people::contact(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("contact {id}")))?;
         let data = self.contact_data(&mut tx, &input).await?;
-        if data.email != old.email
-            && store::people::contact_by_email(&mut tx, &data.email)
-                .await?
-                .is_some()
-        {
-            return Err(Error::Conflict(format!(
-                "a contact `{}` exists already",
-                data.email
-            )));
+        if data.email != old.email && store::people::contact_by_email(&mut tx, &data.email).await?.is_some() {
+            return Err(Error::Conflict(format!("a contact `{}` exists already", data.email)));
         }
         store::people::update_contact(&mut tx, id, &data, now).await?;
         let changes = [
@@ -1058,31 +724,14 @@ impl App {
             ("name", old.name.clone(), data.name.clone()),
             ("phone", old.phone.clone(), data.phone.clone()),
             ("language", old.language.clone(), data.language.clone()),
-            (
-                "customer_id",
-                format!("{:?}", old.customer_id),
-                format!("{:?}", data.customer_id),
-            ),
+            ("customer_id", format!("{:?}", old.customer_id), format!("{:?}", data.customer_id)),
         ];
         for (field, o, v) in changes {
             if o != v {
-                audit(
-                    &mut tx,
-                    actor,
-                    "contact",
-                    id,
-                    "set",
-                    Some(field),
-                    Some(o),
-                    Some(v),
-                    now,
-                )
-                .await?;
+                audit(&mut tx, actor, "contact", id, "set", Some(field), Some(o), Some(v), now).await?;
             }
         }
-        let c = store::people::contact(&mut tx, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("contact {id}")))?;
+        let c = store::people::contact(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("contact {id}")))?;
         let v = self.contact_view(&mut tx, c).await?;
         tx.commit().await?;
         Ok(v)
@@ -1119,43 +768,17 @@ impl App {
             None => None,
         };
         let secret = auth::new_token_secret();
-        let row = store::people::insert_token(
-            &mut tx,
-            &n,
-            &auth::token_hash(&secret),
-            role,
-            user_id,
-            now,
-        )
-        .await?;
-        audit(
-            &mut tx,
-            actor,
-            "token",
-            row.id,
-            "created",
-            None,
-            None,
-            Some(format!("{n} ({role})")),
-            now,
-        )
-        .await?;
+        let row = store::people::insert_token(&mut tx, &n, &auth::token_hash(&secret), role, user_id, now).await?;
+        audit(&mut tx, actor, "token", row.id, "created", None, None, Some(format!("{n} ({role})")), now).await?;
         tx.commit().await?;
-        Ok(NewTokenView {
-            token: row.into(),
-            secret,
-        })
+        Ok(NewTokenView { token: row.into(), secret })
     }
 
     /// Every API token (never their secrets). Admins only.
     pub async fn tokens(&self, actor: &Actor) -> Result<Vec<TokenView>> {
         actor.require_admin()?;
         let mut tx = self.db.read().await?;
-        Ok(store::people::tokens(&mut tx)
-            .await?
-            .into_iter()
-            .map(TokenView::from)
-            .collect())
+        Ok(store::people::tokens(&mut tx).await?.into_iter().map(TokenView::from).collect())
     }
 
     /// Revokes an API token. Admins only.
@@ -1166,27 +789,15 @@ impl App {
         if !store::people::revoke_token(&mut tx, id, now).await? {
             return Err(Error::NotFound(format!("active token {id}")));
         }
-        audit(
-            &mut tx, actor, "token", id, "revoked", None, None, None, now,
-        )
-        .await?;
+        audit(&mut tx, actor, "token", id, "revoked", None, None, None, now).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// The history of a non-ticket subject (`queue`, `user`, `partner`, `customer`, `contact`, `token`). Admins only.
-    pub async fn subject_events(
-        &self,
-        actor: &Actor,
-        subject: &str,
-        id: i64,
-    ) -> Result<Vec<EventView>> {
+    pub async fn subject_events(&self, actor: &Actor, subject: &str, id: i64) -> Result<Vec<EventView>> {
         actor.require_admin()?;
         let mut tx = self.db.read().await?;
-        Ok(store::events::for_subject(&mut tx, subject, id)
-            .await?
-            .into_iter()
-            .map(EventView::from)
-            .collect())
+        Ok(store::events::for_subject(&mut tx, subject, id).await?.into_iter().map(EventView::from).collect())
     }
 }

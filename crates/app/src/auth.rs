@@ -17,10 +17,7 @@ pub const MIN_PASSWORD_CHARS: usize = 10;
 /// Hashes a password with argon2id and a random salt (PHC string).
 pub fn hash_password(password: &str) -> Result<String> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(Error::invalid(
-            "password",
-            format!("at least {MIN_PASSWORD_CHARS} characters"),
-        ));
+        return Err(Error::invalid("password", format!("at least {MIN_PASSWORD_CHARS} characters")));
     }
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
@@ -34,11 +31,7 @@ pub fn hash_password(password: &str) -> Result<String> {
 /// Whether `password` matches a stored PHC hash (false for malformed hashes).
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| {
-            argon2::Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
+        .map(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
         .unwrap_or(false)
 }
 
@@ -46,10 +39,7 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 pub fn new_token_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    format!(
-        "{TOKEN_PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    )
+    format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// The stored form of a token secret.
@@ -65,40 +55,25 @@ impl App {
             return Err(Error::Unauthenticated);
         }
         let mut tx = self.db.read().await?;
-        let token = store::people::token_by_hash(&mut tx, &token_hash(secret))
-            .await?
-            .ok_or(Error::Unauthenticated)?;
+        let token = store::people::token_by_hash(&mut tx, &token_hash(secret)).await?.ok_or(Error::Unauthenticated)?;
         if token.revoked_at.is_some() {
             return Err(Error::Unauthenticated);
         }
         match token.user_id {
             Some(uid) => {
-                let user = store::people::user(&mut tx, uid)
-                    .await?
-                    .ok_or(Error::Unauthenticated)?;
+                let user = store::people::user(&mut tx, uid).await?.ok_or(Error::Unauthenticated)?;
                 if !user.active {
                     return Err(Error::Unauthenticated);
                 }
                 // A token never gives more than its user has: an admin's agent token acts as an agent.
-                let role = if token.role == Role::Admin && user.role == Role::Admin {
-                    Role::Admin
-                } else {
-                    user.role
-                };
-                let role = if token.role == Role::Agent && role == Role::Admin {
-                    Role::Agent
-                } else {
-                    role
-                };
+                let role = if token.role == Role::Admin && user.role == Role::Admin { Role::Admin } else { user.role };
+                let role = if token.role == Role::Agent && role == Role::Admin { Role::Agent } else { role };
                 self.user_actor(&mut tx, &user, role, channel).await
             }
             None => Ok(Actor {
                 who: match token.role {
                     Role::Admin => Who::Admin,
-                    _ => Who::Agent {
-                        all: true,
-                        queues: Vec::new(),
-                    },
+                    _ => Who::Agent { all: true, queues: Vec::new() },
                 },
                 user_id: None,
                 label: format!("token {}", token.name),
@@ -117,23 +92,15 @@ impl App {
     ) -> Result<Actor> {
         let who = match role {
             Role::Admin => Who::Admin,
-            Role::Agent => Who::Agent {
-                all: false,
-                queues: store::people::rights(tx, user.id).await?,
-            },
+            Role::Agent => Who::Agent { all: false, queues: store::people::rights(tx, user.id).await? },
             Role::Partner => Who::Partner {
-                partner_id: user.partner_id.ok_or_else(|| {
-                    Error::Internal(format!("partner user {} has no partner", user.id))
-                })?,
+                partner_id: user
+                    .partner_id
+                    .ok_or_else(|| Error::Internal(format!("partner user {} has no partner", user.id)))?,
             },
             Role::Contact => return Err(Error::Internal("users are never contacts".into())),
         };
-        Ok(Actor {
-            who,
-            user_id: Some(user.id),
-            label: format!("{} <{}>", user.name, user.email),
-            channel,
-        })
+        Ok(Actor { who, user_id: Some(user.id), label: format!("{} <{}>", user.name, user.email), channel })
     }
 
     /// The actor for a contact (a customer's person) acting through `channel`.
@@ -143,16 +110,9 @@ impl App {
             .await?
             .ok_or_else(|| Error::NotFound(format!("contact {contact_id}")))?;
         Ok(Actor {
-            who: Who::Contact {
-                contact_id: c.id,
-                customer_id: c.customer_id,
-            },
+            who: Who::Contact { contact_id: c.id, customer_id: c.customer_id },
             user_id: None,
-            label: if c.name.is_empty() {
-                c.email.clone()
-            } else {
-                format!("{} <{}>", c.name, c.email)
-            },
+            label: if c.name.is_empty() { c.email.clone() } else { format!("{} <{}>", c.name, c.email) },
             channel,
         })
     }

@@ -62,20 +62,14 @@ impl From<store::Error> for Error {
 
 impl From<domain::TransitionError> for Error {
     fn from(e: domain::TransitionError) -> Self {
-        Error::Transition {
-            message: e.to_string(),
-            allowed: e.allowed,
-        }
+        Error::Transition { message: e.to_string(), allowed: e.allowed }
     }
 }
 
 impl Error {
     /// An [`Error::Invalid`] about one field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Error {
-        Error::Invalid(vec![FieldProblem {
-            field: field.into(),
-            message: message.into(),
-        }])
+        Error::Invalid(vec![FieldProblem { field: field.into(), message: message.into() }])
     }
 }
 
@@ -86,10 +80,7 @@ pub struct Problems(Vec<FieldProblem>);
 impl Problems {
     /// Records a problem.
     pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldProblem {
-            field: field.into(),
-            message: message.into(),
-        });
+        self.0.push(FieldProblem { field: field.into(), message: message.into() });
     }
 
     /// Keeps the value of a check, or records its problem under `field`.
@@ -105,10 +96,6 @@ impl Problems {
 
     /// `Ok` when nothing was recorded, else [`Error::Invalid`] with every problem.
     pub fn finish(self) -> Result<()> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Invalid(self.0))
-        }
+        if self.0.is_empty() { Ok(()) } else { Err(Error::Invalid(self.0)) }
     }
 }

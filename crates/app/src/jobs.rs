@@ -35,18 +35,12 @@ impl Handlers {
     /// The built-in handlers.
     pub fn builtin() -> Handlers {
         let mut h = Handlers(HashMap::new());
-        h = h.with(REINDEX, |app, job| {
-            Box::pin(async move { app.run_reindex(&job).await.map_err(|e| e.to_string()) })
-        });
+        h = h.with(REINDEX, |app, job| Box::pin(async move { app.run_reindex(&job).await.map_err(|e| e.to_string()) }));
         h
     }
 
     /// Adds (or replaces) the handler of a kind.
-    pub fn with(
-        mut self,
-        kind: &str,
-        f: impl Fn(App, JobRow) -> JobFuture + Send + Sync + 'static,
-    ) -> Handlers {
+    pub fn with(mut self, kind: &str, f: impl Fn(App, JobRow) -> JobFuture + Send + Sync + 'static) -> Handlers {
         self.0.insert(kind.to_owned(), Arc::new(f));
         self
     }
@@ -92,12 +86,9 @@ impl Default for WorkerConfig {
 
 impl App {
     async fn run_reindex(&self, job: &JobRow) -> Result<()> {
-        let v: serde_json::Value =
-            serde_json::from_str(&job.payload).map_err(|e| Error::Internal(e.to_string()))?;
-        let id = v
-            .get("ticket")
-            .and_then(|t| t.as_i64())
-            .ok_or_else(|| Error::Internal("payload without ticket".into()))?;
+        let v: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| Error::Internal(e.to_string()))?;
+        let id =
+            v.get("ticket").and_then(|t| t.as_i64()).ok_or_else(|| Error::Internal("payload without ticket".into()))?;
         let mut tx = self.db.write().await?;
         if let Some(t) = store::tickets::get(&mut tx, id).await? {
             store::search::reindex_ticket(&mut tx, t.id, &t.title).await?;
@@ -177,12 +168,10 @@ impl App {
     async fn run_one(&self, handlers: &Handlers, cfg: &WorkerConfig, job: JobRow) {
         let started = std::time::Instant::now();
         let result = match handlers.0.get(&job.kind) {
-            Some(h) => {
-                match tokio::time::timeout(cfg.timeout, h(self.clone(), job.clone())).await {
-                    Ok(r) => r,
-                    Err(_) => Err(format!("timed out after {:?}", cfg.timeout)),
-                }
-            }
+            Some(h) => match tokio::time::timeout(cfg.timeout, h(self.clone(), job.clone())).await {
+                Ok(r) => r,
+                Err(_) => Err(format!("timed out after {:?}", cfg.timeout)),
+            },
             None => Err(format!("no handler for job kind `{}`", job.kind)),
         };
         let now = self.now();
@@ -204,33 +193,15 @@ impl App {
     }
 
     /// Jobs in a state (`queued`, `running`, `done`, `dead`; all when `None`), newest first. Admins only.
-    pub async fn jobs(
-        &self,
-        actor: &Actor,
-        state: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<JobView>> {
+    pub async fn jobs(&self, actor: &Actor, state: Option<&str>, limit: i64) -> Result<Vec<JobView>> {
         actor.require_admin()?;
         if let Some(s) = state
-            && ![
-                store::jobs::QUEUED,
-                store::jobs::RUNNING,
-                store::jobs::DONE,
-                store::jobs::DEAD,
-            ]
-            .contains(&s)
+            && ![store::jobs::QUEUED, store::jobs::RUNNING, store::jobs::DONE, store::jobs::DEAD].contains(&s)
         {
-            return Err(Error::invalid(
-                "state",
-                "one of: queued, running, done, dead",
-            ));
+            return Err(Error::invalid("state", "one of: queued, running, done, dead"));
         }
         let mut tx = self.db.read().await?;
-        Ok(store::jobs::list(&mut tx, state, limit.clamp(1, 500))
-            .await?
-            .into_iter()
-            .map(JobView::from)
-            .collect())
+        Ok(store::jobs::list(&mut tx, state, limit.clamp(1, 500)).await?.into_iter().map(JobView::from).collect())
     }
 
     /// Sends a dead job back to the queue. Admins only.
@@ -238,18 +209,11 @@ impl App {
         actor.require_admin()?;
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
-        let job = store::jobs::get(&mut tx, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("job {id}")))?;
+        let job = store::jobs::get(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("job {id}")))?;
         if !store::jobs::retry(&mut tx, id, now).await? {
-            return Err(Error::Conflict(format!(
-                "job {id} is {}, not dead",
-                job.state
-            )));
+            return Err(Error::Conflict(format!("job {id} is {}, not dead", job.state)));
         }
-        let job = store::jobs::get(&mut tx, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("job {id}")))?;
+        let job = store::jobs::get(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("job {id}")))?;
         tx.commit().await?;
         Ok(job.into())
     }

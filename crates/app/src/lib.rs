@@ -30,10 +30,7 @@ pub struct Config {
 impl Default for Config {
     /// 10 MiB attachments, 20 per message.
     fn default() -> Self {
-        Config {
-            max_attachment_bytes: 10 << 20,
-            max_attachments: 20,
-        }
+        Config { max_attachment_bytes: 10 << 20, max_attachments: 20 }
     }
 }
 
@@ -64,8 +61,9 @@ impl Clock {
     pub fn now(&self) -> jiff::Timestamp {
         match self {
             Clock::System => jiff::Timestamp::now(),
-            Clock::Manual(us) => jiff::Timestamp::from_microsecond(us.load(Ordering::SeqCst))
-                .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+            Clock::Manual(us) => {
+                jiff::Timestamp::from_microsecond(us.load(Ordering::SeqCst)).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+            }
         }
     }
 }
@@ -84,11 +82,7 @@ pub struct App {
 impl App {
     /// Wraps an open (and migrated) database.
     pub fn new(db: Db, config: Config) -> App {
-        App {
-            db,
-            config: Arc::new(config),
-            clock: Clock::System,
-        }
+        App { db, config: Arc::new(config), clock: Clock::System }
     }
 
     /// The same application reading time from `clock`.

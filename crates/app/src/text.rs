@@ -3,10 +3,7 @@
 /// Cleans HTML for display: an allow-list of tags and attributes; scripts, styles, event
 /// handlers and `javascript:` links are removed, links get `rel="noopener noreferrer"`.
 pub fn sanitize_html(html: &str) -> String {
-    ammonia::Builder::default()
-        .link_rel(Some("noopener noreferrer nofollow"))
-        .clean(html)
-        .to_string()
+    ammonia::Builder::default().link_rel(Some("noopener noreferrer nofollow")).clean(html).to_string()
 }
 
 /// A plain-text rendering of HTML: tags dropped, block ends as line breaks, entities decoded.
@@ -16,11 +13,7 @@ pub fn html_to_text(html: &str) -> String {
     let mut rest = html;
     while let Some(pos) = rest.find('<') {
         spaced.push_str(&rest[..pos]);
-        let tag: String = rest[pos..]
-            .chars()
-            .take(6)
-            .collect::<String>()
-            .to_ascii_lowercase();
+        let tag: String = rest[pos..].chars().take(6).collect::<String>().to_ascii_lowercase();
         if BLOCK.iter().any(|t| tag.starts_with(t)) {
             spaced.push('\n');
         }

@@ -127,17 +127,13 @@ const MAX_MERGE_HOPS: usize = 16;
 pub(crate) async fn resolve(tx: &mut Tx, number: i64) -> Result<TicketRow> {
     let mut id = number;
     for _ in 0..MAX_MERGE_HOPS {
-        let t = store::tickets::get(tx, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("ticket {number}")))?;
+        let t = store::tickets::get(tx, id).await?.ok_or_else(|| Error::NotFound(format!("ticket {number}")))?;
         match t.merged_into {
             Some(next) => id = next,
             None => return Ok(t),
         }
     }
-    Err(Error::Internal(format!(
-        "ticket {number} is merged in a loop"
-    )))
+    Err(Error::Internal(format!("ticket {number} is merged in a loop")))
 }
 
 /// Records one event of a ticket.
@@ -168,12 +164,7 @@ pub(crate) async fn record(
 }
 
 /// Finds a contact by email, creating it (with no customer) when unknown.
-pub(crate) async fn contact_for_email(
-    tx: &mut Tx,
-    actor: &Actor,
-    email: &str,
-    now: i64,
-) -> Result<store::ContactRow> {
+pub(crate) async fn contact_for_email(tx: &mut Tx, actor: &Actor, email: &str, now: i64) -> Result<store::ContactRow> {
     if let Some(c) = store::people::contact_by_email(tx, email).await? {
         return Ok(c);
     }
@@ -216,21 +207,13 @@ fn check_emails(problems: &mut Problems, field: &str, emails: &[String]) -> Vec<
 
 fn check_body(problems: &mut Problems, body: &str, html: Option<&str>) -> (String, Option<String>) {
     let html = html.map(str::trim).filter(|h| !h.is_empty());
-    if body.len() > validate::MAX_BODY_BYTES
-        || html.is_some_and(|h| h.len() > validate::MAX_BODY_BYTES)
-    {
-        problems.add(
-            "body",
-            format!("at most {} bytes", validate::MAX_BODY_BYTES),
-        );
+    if body.len() > validate::MAX_BODY_BYTES || html.is_some_and(|h| h.len() > validate::MAX_BODY_BYTES) {
+        problems.add("body", format!("at most {} bytes", validate::MAX_BODY_BYTES));
         return (String::new(), None);
     }
     let clean_html = html.map(text::sanitize_html);
     let text = if body.trim().is_empty() {
-        clean_html
-            .as_deref()
-            .map(text::html_to_text)
-            .unwrap_or_default()
+        clean_html.as_deref().map(text::html_to_text).unwrap_or_default()
     } else {
         body.trim().to_owned()
     };
@@ -243,10 +226,7 @@ fn check_body(problems: &mut Problems, body: &str, html: Option<&str>) -> (Strin
 impl App {
     fn check_attachments(&self, problems: &mut Problems, field: &str, list: &[AttachmentInput]) {
         if list.len() > self.config.max_attachments {
-            problems.add(
-                field,
-                format!("at most {} attachments", self.config.max_attachments),
-            );
+            problems.add(field, format!("at most {} attachments", self.config.max_attachments));
         }
         for (i, a) in list.iter().enumerate() {
             if a.data.len() > self.config.max_attachment_bytes {
@@ -255,20 +235,11 @@ impl App {
                     format!("larger than {} bytes", self.config.max_attachment_bytes),
                 );
             }
-            if a.filename.trim().is_empty()
-                || a.filename.len() > 255
-                || a.filename.contains(['/', '\\', '\0'])
-            {
-                problems.add(
-                    format!("{field}[{i}].filename"),
-                    "a file name of 1 to 255 bytes without slashes",
-                );
+            if a.filename.trim().is_empty() || a.filename.len() > 255 || a.filename.contains(['/', '\\', '\0']) {
+                problems.add(format!("{field}[{i}].filename"), "a file name of 1 to 255 bytes without slashes");
             }
             if a.content_type.len() > 255 || !a.content_type.contains('/') {
-                problems.add(
-                    format!("{field}[{i}].content_type"),
-                    "a MIME type such as application/pdf",
-                );
+                problems.add(format!("{field}[{i}].content_type"), "a MIME type such as application/pdf");
             }
         }
     }
@@ -300,10 +271,7 @@ impl App {
         let queue = match queue {
             Some(q) if q.active => Some(q),
             Some(_) => {
-                p.add(
-                    "queue",
-                    format!("queue `{}` is closed to new tickets", input.queue),
-                );
+                p.add("queue", format!("queue `{}` is closed to new tickets", input.queue));
                 None
             }
             None => return Err(Error::NotFound(format!("queue {}", input.queue))),
@@ -331,31 +299,17 @@ impl App {
         let mut customer_id = None;
         if let Some(code) = &input.customer {
             match store::people::customer_by_code(&mut tx, code).await? {
-                Some(c) if crate::access::may_see_customer(actor, c.id, c.partner_id) => {
-                    customer_id = Some(c.id)
-                }
+                Some(c) if crate::access::may_see_customer(actor, c.id, c.partner_id) => customer_id = Some(c.id),
                 _ => p.add("customer", format!("no customer `{code}`")),
             }
         }
         let owner = match &input.owner {
-            Some(email) => {
-                self.owner_for(
-                    &mut tx,
-                    &mut p,
-                    "owner",
-                    email,
-                    queue.as_ref().map(|q| q.id),
-                )
-                .await?
-            }
+            Some(email) => self.owner_for(&mut tx, &mut p, "owner", email, queue.as_ref().map(|q| q.id)).await?,
             None => None,
         };
         if let (Some(q), true) = (&queue, actor.is_staff()) {
             if !actor.queue_rights(q.id).has(domain::Right::Reply) {
-                return Err(Error::Forbidden(format!(
-                    "you may not open tickets in queue {}",
-                    q.slug
-                )));
+                return Err(Error::Forbidden(format!("you may not open tickets in queue {}", q.slug)));
             }
         }
         p.finish()?;
@@ -363,11 +317,7 @@ impl App {
             return Err(Error::Internal("checked inputs missing".into()));
         };
         let mut requestor_rows = Vec::new();
-        if let Who::Contact {
-            contact_id,
-            customer_id: own,
-        } = actor.who
-        {
+        if let Who::Contact { contact_id, customer_id: own } = actor.who {
             if let Some(c) = store::people::contact(&mut tx, contact_id).await? {
                 requestor_rows.push(c);
             }
@@ -405,40 +355,11 @@ impl App {
             store::tickets::set_field(&mut tx, t.id, *fid, Some(v)).await?;
         }
         let reference = Reference::new(&queue.reference_prefix, t.id).to_string();
-        record(
-            &mut tx,
-            actor,
-            t.id,
-            "created",
-            None,
-            None,
-            Some(reference),
-            now,
-        )
-        .await?;
+        record(&mut tx, actor, t.id, "created", None, None, Some(reference), now).await?;
         let m = self
-            .insert_message(
-                &mut tx,
-                actor,
-                &t,
-                MessageKind::Reply,
-                body_text,
-                body_html,
-                &input.attachments,
-                now,
-            )
+            .insert_message(&mut tx, actor, &t, MessageKind::Reply, body_text, body_html, &input.attachments, now)
             .await?;
-        record(
-            &mut tx,
-            actor,
-            t.id,
-            "reply",
-            None,
-            None,
-            Some(m.id.to_string()),
-            now,
-        )
-        .await?;
+        record(&mut tx, actor, t.id, "reply", None, None, Some(m.id.to_string()), now).await?;
         let view = self.view(&mut tx, &t).await?;
         tx.commit().await?;
         Ok(view)
@@ -461,19 +382,13 @@ impl App {
         let may_own = match u.role {
             domain::Role::Admin => true,
             domain::Role::Agent => match queue_id {
-                Some(q) => store::people::rights(tx, u.id)
-                    .await?
-                    .iter()
-                    .any(|(qid, r)| *qid == q && r.own),
+                Some(q) => store::people::rights(tx, u.id).await?.iter().any(|(qid, r)| *qid == q && r.own),
                 None => true,
             },
             _ => false,
         };
         if !u.active || !may_own {
-            p.add(
-                field,
-                format!("`{email}` may not own tickets of this queue"),
-            );
+            p.add(field, format!("`{email}` may not own tickets of this queue"));
             return Ok(None);
         }
         Ok(Some(u.id))
@@ -523,18 +438,13 @@ impl App {
             .await?
             .ok_or_else(|| Error::Internal("ticket without queue".into()))?;
         let owner = match t.owner_id {
-            Some(id) => store::people::user(tx, id).await?.map(|u| PersonRef {
-                email: u.email,
-                name: u.name,
-            }),
+            Some(id) => store::people::user(tx, id).await?.map(|u| PersonRef { email: u.email, name: u.name }),
             None => None,
         };
         let customer = match t.customer_id {
-            Some(id) => store::people::customer(tx, id).await?.map(|c| CustomerRef {
-                code: c.code,
-                name: c.name,
-                vip: c.vip,
-            }),
+            Some(id) => {
+                store::people::customer(tx, id).await?.map(|c| CustomerRef { code: c.code, name: c.name, vip: c.vip })
+            }
             None => None,
         };
         let contacts = store::tickets::contacts_of(tx, &[t.id]).await?;
@@ -557,20 +467,8 @@ impl App {
             category: t.category,
             severity: t.severity,
             priority: t.priority,
-            requestors: req
-                .into_iter()
-                .map(|c| PersonRef {
-                    email: c.email,
-                    name: c.name,
-                })
-                .collect(),
-            cc: cc
-                .into_iter()
-                .map(|c| PersonRef {
-                    email: c.email,
-                    name: c.name,
-                })
-                .collect(),
+            requestors: req.into_iter().map(|c| PersonRef { email: c.email, name: c.name }).collect(),
+            cc: cc.into_iter().map(|c| PersonRef { email: c.email, name: c.name }).collect(),
             fields,
             created_at: ts(t.created_at),
             updated_at: ts(t.updated_at),
@@ -627,10 +525,7 @@ impl App {
             Some("updated") => Order::Updated,
             Some("priority") => Order::Priority,
             Some(o) => {
-                return Err(Error::invalid(
-                    "order",
-                    format!("`{o}` is not one of: newest, updated, priority"),
-                ));
+                return Err(Error::invalid("order", format!("`{o}` is not one of: newest, updated, priority")));
             }
         };
         let limit = input.limit.unwrap_or(50);
@@ -638,20 +533,14 @@ impl App {
             return Err(Error::invalid("limit", "between 1 and 200"));
         }
         let after = match &input.cursor {
-            Some(c) => Some(
-                decode_cursor(c)
-                    .ok_or_else(|| Error::invalid("cursor", "not a cursor returned by this API"))?,
-            ),
+            Some(c) => {
+                Some(decode_cursor(c).ok_or_else(|| Error::invalid("cursor", "not a cursor returned by this API"))?)
+            }
             None => None,
         };
         let mut tx = self.db.read().await?;
-        let mut filter = Filter {
-            order,
-            after,
-            limit: limit + 1,
-            statuses: query.statuses.clone(),
-            ..Default::default()
-        };
+        let mut filter =
+            Filter { order, after, limit: limit + 1, statuses: query.statuses.clone(), ..Default::default() };
         let mut queue_ids: Option<Vec<i64>> = actor.visible_queues();
         if !query.queues.is_empty() {
             let mut ids = Vec::new();
@@ -686,10 +575,7 @@ impl App {
                 filter.partner_id = Some(partner_id);
                 filter.public_only = true;
             }
-            Who::Contact {
-                contact_id,
-                customer_id,
-            } => {
+            Who::Contact { contact_id, customer_id } => {
                 filter.contact = Some((customer_id, contact_id));
                 filter.public_only = true;
             }
@@ -698,10 +584,7 @@ impl App {
         if !actor.is_staff() && filter.statuses.contains(&Status::Deleted) {
             filter.statuses.retain(|s| *s != Status::Deleted);
             if filter.statuses.is_empty() {
-                return Ok(TicketPage {
-                    tickets: Vec::new(),
-                    next_cursor: None,
-                });
+                return Ok(TicketPage { tickets: Vec::new(), next_cursor: None });
             }
         }
         let mut rows = store::tickets::list(&mut tx, &filter).await?;
@@ -719,19 +602,11 @@ impl App {
         } else {
             None
         };
-        Ok(TicketPage {
-            tickets: rows.into_iter().map(TicketSummary::from).collect(),
-            next_cursor,
-        })
+        Ok(TicketPage { tickets: rows.into_iter().map(TicketSummary::from).collect(), next_cursor })
     }
 
     /// Changes a ticket; every changed field is recorded as a `set` event.
-    pub async fn update_ticket(
-        &self,
-        actor: &Actor,
-        number: i64,
-        patch: TicketPatch,
-    ) -> Result<TicketView> {
+    pub async fn update_ticket(&self, actor: &Actor, number: i64, patch: TicketPatch) -> Result<TicketView> {
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
         let found = resolve(&mut tx, number).await?;
@@ -754,10 +629,7 @@ impl App {
                 && patch.fields.is_empty();
             let ok_status = matches!(patch.status, Some(Status::Resolved | Status::Open) | None);
             if !only_status || !ok_status || t.status == Status::Deleted {
-                return Err(Error::Forbidden(format!(
-                    "you may only close or reopen ticket {}",
-                    t.id
-                )));
+                return Err(Error::Forbidden(format!("you may only close or reopen ticket {}", t.id)));
             }
         } else {
             let owner_only = patch.owner.is_some()
@@ -772,7 +644,9 @@ impl App {
                 && patch.cc.is_none()
                 && patch.fields.is_empty();
             let taking = matches!(&patch.owner, Some(Some(e)) if actor.user_id.is_some() && self.is_user_email(&mut tx, actor, e).await?);
-            if !(owner_only && taking) {
+            if owner_only && taking {
+                check_ticket(access, TicketAction::Own, t.id)?;
+            } else {
                 check_ticket(access, TicketAction::Modify, t.id)?;
             }
         }
@@ -784,11 +658,7 @@ impl App {
             t.title = v;
         }
         if let Some(pr) = patch.priority {
-            if (0..=100).contains(&pr) {
-                t.priority = pr
-            } else {
-                p.add("priority", "between 0 and 100")
-            }
+            if (0..=100).contains(&pr) { t.priority = pr } else { p.add("priority", "between 0 and 100") }
         }
         if let Some(c) = patch.category {
             t.category = c;
@@ -806,9 +676,7 @@ impl App {
         if let Some(owner) = &patch.owner {
             t.owner_id = match owner {
                 Some(email) => {
-                    let id = self
-                        .owner_for(&mut tx, &mut p, "owner", email, Some(t.queue_id))
-                        .await?;
+                    let id = self.owner_for(&mut tx, &mut p, "owner", email, Some(t.queue_id)).await?;
                     if let Some(uid) = id
                         && Some(uid) == actor.user_id
                     {
@@ -840,10 +708,7 @@ impl App {
                 }
             }
         }
-        let requestors = patch
-            .requestors
-            .as_ref()
-            .map(|r| check_emails(&mut p, "requestors", r));
+        let requestors = patch.requestors.as_ref().map(|r| check_emails(&mut p, "requestors", r));
         let cc = patch.cc.as_ref().map(|r| check_emails(&mut p, "cc", r));
         if requestors.as_ref().is_some_and(|r| r.is_empty()) {
             p.add("requestors", "at least one requestor");
@@ -864,35 +729,19 @@ impl App {
             }
         }
         p.finish()?;
-        self.record_changes(&mut tx, actor, &before, &mut t, now)
-            .await?;
+        self.record_changes(&mut tx, actor, &before, &mut t, now).await?;
         if let Some(list) = requestors {
-            self.replace_contacts(&mut tx, actor, t.id, false, &list, now)
-                .await?;
+            self.replace_contacts(&mut tx, actor, t.id, false, &list, now).await?;
         }
         if let Some(list) = cc {
-            self.replace_contacts(&mut tx, actor, t.id, true, &list, now)
-                .await?;
+            self.replace_contacts(&mut tx, actor, t.id, true, &list, now).await?;
         }
         let old_values = store::tickets::field_values(&mut tx, t.id).await?;
         for (fid, name, value) in field_changes {
-            let old = old_values
-                .iter()
-                .find(|(id, _)| *id == fid)
-                .map(|(_, v)| v.clone());
+            let old = old_values.iter().find(|(id, _)| *id == fid).map(|(_, v)| v.clone());
             if old != value {
                 store::tickets::set_field(&mut tx, t.id, fid, value.as_deref()).await?;
-                record(
-                    &mut tx,
-                    actor,
-                    t.id,
-                    "set",
-                    Some(&format!("fields.{name}")),
-                    old,
-                    value,
-                    now,
-                )
-                .await?;
+                record(&mut tx, actor, t.id, "set", Some(&format!("fields.{name}")), old, value, now).await?;
                 t.updated_at = now;
             }
         }
@@ -909,9 +758,9 @@ impl App {
 
     async fn is_user_email(&self, tx: &mut Tx, actor: &Actor, email: &str) -> Result<bool> {
         Ok(match actor.user_id {
-            Some(uid) => store::people::user(tx, uid)
-                .await?
-                .is_some_and(|u| u.email.eq_ignore_ascii_case(email.trim())),
+            Some(uid) => {
+                store::people::user(tx, uid).await?.is_some_and(|u| u.email.eq_ignore_ascii_case(email.trim()))
+            }
             None => false,
         })
     }
@@ -930,37 +779,19 @@ impl App {
             changes.push(("title", Some(before.title.clone()), Some(t.title.clone())));
         }
         if before.status != t.status {
-            changes.push((
-                "status",
-                Some(before.status.to_string()),
-                Some(t.status.to_string()),
-            ));
+            changes.push(("status", Some(before.status.to_string()), Some(t.status.to_string())));
         }
         if before.priority != t.priority {
-            changes.push((
-                "priority",
-                Some(before.priority.to_string()),
-                Some(t.priority.to_string()),
-            ));
+            changes.push(("priority", Some(before.priority.to_string()), Some(t.priority.to_string())));
         }
         if before.category != t.category {
-            changes.push((
-                "category",
-                Some(before.category.to_string()),
-                Some(t.category.to_string()),
-            ));
+            changes.push(("category", Some(before.category.to_string()), Some(t.category.to_string())));
         }
         if before.severity != t.severity {
-            changes.push((
-                "severity",
-                Some(before.severity.to_string()),
-                Some(t.severity.to_string()),
-            ));
+            changes.push(("severity", Some(before.severity.to_string()), Some(t.severity.to_string())));
         }
         if before.queue_id != t.queue_id {
-            let old = store::queues::by_id(tx, before.queue_id)
-                .await?
-                .map(|q| q.slug);
+            let old = store::queues::by_id(tx, before.queue_id).await?.map(|q| q.slug);
             let new = store::queues::by_id(tx, t.queue_id).await?.map(|q| q.slug);
             changes.push(("queue", old, new));
         }
@@ -1009,42 +840,19 @@ impl App {
         now: i64,
     ) -> Result<()> {
         let field = if cc { "cc" } else { "requestor" };
-        let current: Vec<_> = store::tickets::contacts_of(tx, &[ticket_id])
-            .await?
-            .into_iter()
-            .filter(|c| c.cc == cc)
-            .collect();
+        let current: Vec<_> =
+            store::tickets::contacts_of(tx, &[ticket_id]).await?.into_iter().filter(|c| c.cc == cc).collect();
         for c in &current {
             if !emails.contains(&c.email) {
                 store::tickets::remove_contact(tx, ticket_id, c.contact_id, cc).await?;
-                record(
-                    tx,
-                    actor,
-                    ticket_id,
-                    "set",
-                    Some(field),
-                    Some(c.email.clone()),
-                    None,
-                    now,
-                )
-                .await?;
+                record(tx, actor, ticket_id, "set", Some(field), Some(c.email.clone()), None, now).await?;
             }
         }
         for e in emails {
             if !current.iter().any(|c| &c.email == e) {
                 let c = contact_for_email(tx, actor, e, now).await?;
                 store::tickets::add_contact(tx, ticket_id, c.id, cc).await?;
-                record(
-                    tx,
-                    actor,
-                    ticket_id,
-                    "set",
-                    Some(field),
-                    None,
-                    Some(e.clone()),
-                    now,
-                )
-                .await?;
+                record(tx, actor, ticket_id, "set", Some(field), None, Some(e.clone()), now).await?;
             }
         }
         Ok(())
@@ -1052,12 +860,7 @@ impl App {
 
     /// Adds a public reply or internal comment, with the status effects of the lifecycle: an
     /// agent's first reply opens a new ticket; a requestor's reply reopens a stalled or resolved one.
-    pub async fn add_message(
-        &self,
-        actor: &Actor,
-        number: i64,
-        input: MessageInput,
-    ) -> Result<MessageView> {
+    pub async fn add_message(&self, actor: &Actor, number: i64, input: MessageInput) -> Result<MessageView> {
         let now = store::micros(self.now());
         let mut p = Problems::default();
         let (body_text, body_html) = check_body(&mut p, &input.body, input.body_html.as_deref());
@@ -1078,19 +881,12 @@ impl App {
         };
         check_ticket(access, action, t.id)?;
         if input.status.is_some() || input.owner.is_some() {
-            if access == TicketAccess::Customer
-                && !matches!(input.status, Some(Status::Resolved | Status::Open) | None)
+            if access == TicketAccess::Customer && !matches!(input.status, Some(Status::Resolved | Status::Open) | None)
             {
-                return Err(Error::Forbidden(format!(
-                    "you may only close or reopen ticket {}",
-                    t.id
-                )));
+                return Err(Error::Forbidden(format!("you may only close or reopen ticket {}", t.id)));
             }
             if access == TicketAccess::Customer && input.owner.is_some() {
-                return Err(Error::Forbidden(format!(
-                    "you may not change the owner of ticket {}",
-                    t.id
-                )));
+                return Err(Error::Forbidden(format!("you may not change the owner of ticket {}", t.id)));
             }
             if access != TicketAccess::Customer && input.status.is_some() {
                 check_ticket(access, TicketAction::Modify, t.id)?;
@@ -1098,10 +894,7 @@ impl App {
         }
         let before = t.clone();
         if let Some(Some(email)) = &input.owner {
-            if let Some(uid) = self
-                .owner_for(&mut tx, &mut p, "owner", email, Some(t.queue_id))
-                .await?
-            {
+            if let Some(uid) = self.owner_for(&mut tx, &mut p, "owner", email, Some(t.queue_id)).await? {
                 if Some(uid) == actor.user_id {
                     check_ticket(access, TicketAction::Own, t.id)?
                 } else {
@@ -1122,34 +915,13 @@ impl App {
             Some(s) => Some(t.status.transition(s)?),
             None => status_after_message(t.status, input.kind, author),
         };
-        let m = self
-            .insert_message(
-                &mut tx,
-                actor,
-                &t,
-                input.kind,
-                body_text,
-                body_html,
-                &input.attachments,
-                now,
-            )
-            .await?;
-        record(
-            &mut tx,
-            actor,
-            t.id,
-            input.kind.as_str(),
-            None,
-            None,
-            Some(m.id.to_string()),
-            now,
-        )
-        .await?;
+        let m =
+            self.insert_message(&mut tx, actor, &t, input.kind, body_text, body_html, &input.attachments, now).await?;
+        record(&mut tx, actor, t.id, input.kind.as_str(), None, None, Some(m.id.to_string()), now).await?;
         if let Some(s) = target {
             set_status(&mut t, s, now);
         }
-        self.record_changes(&mut tx, actor, &before, &mut t, now)
-            .await?;
+        self.record_changes(&mut tx, actor, &before, &mut t, now).await?;
         t.updated_at = now;
         store::tickets::save(&mut tx, &t).await?;
         let view = message_view(m, store::tickets::attachments(&mut tx, t.id).await?);
@@ -1169,10 +941,7 @@ impl App {
         let public_only = access == TicketAccess::Customer;
         let rows = store::tickets::messages(&mut tx, t.id, public_only).await?;
         let atts = store::tickets::attachments(&mut tx, t.id).await?;
-        Ok(rows
-            .into_iter()
-            .map(|m| message_view(m, atts.clone()))
-            .collect())
+        Ok(rows.into_iter().map(|m| message_view(m, atts.clone())).collect())
     }
 
     /// An attachment's description and bytes, if the actor may see its message.
@@ -1187,14 +956,9 @@ impl App {
         let access = ticket_access(&mut tx, actor, &t).await?;
         check_ticket(access, TicketAction::See, t.id)?;
         let not_found = || Error::NotFound(format!("attachment {attachment_id}"));
-        let a = store::tickets::attachment(&mut tx, attachment_id)
-            .await?
-            .ok_or_else(not_found)?;
-        let m = store::tickets::message(&mut tx, a.message_id)
-            .await?
-            .ok_or_else(not_found)?;
-        if m.ticket_id != t.id || (access == TicketAccess::Customer && m.kind != MessageKind::Reply)
-        {
+        let a = store::tickets::attachment(&mut tx, attachment_id).await?.ok_or_else(not_found)?;
+        let m = store::tickets::message(&mut tx, a.message_id).await?.ok_or_else(not_found)?;
+        if m.ticket_id != t.id || (access == TicketAccess::Customer && m.kind != MessageKind::Reply) {
             return Err(not_found());
         }
         let data = store::blobs::get(&mut tx, &a.sha256)
@@ -1211,50 +975,28 @@ impl App {
         let access = ticket_access(&mut tx, actor, &t).await?;
         check_ticket(access, TicketAction::See, t.id)?;
         if access == TicketAccess::Customer {
-            return Err(Error::Forbidden(
-                "the history is for the operator's staff".into(),
-            ));
+            return Err(Error::Forbidden("the history is for the operator's staff".into()));
         }
         let mut ids = vec![t.id];
         ids.extend(store::events::merged_into(&mut tx, t.id).await?);
-        Ok(store::events::for_tickets(&mut tx, &ids)
-            .await?
-            .into_iter()
-            .map(EventView::from)
-            .collect())
+        Ok(store::events::for_tickets(&mut tx, &ids).await?.into_iter().map(EventView::from).collect())
     }
 
     /// The links of a ticket.
     pub async fn links(&self, actor: &Actor, number: i64) -> Result<Vec<LinkView>> {
         let mut tx = self.db.read().await?;
         let t = resolve(&mut tx, number).await?;
-        check_ticket(
-            ticket_access(&mut tx, actor, &t).await?,
-            TicketAction::See,
-            t.id,
-        )?;
+        check_ticket(ticket_access(&mut tx, actor, &t).await?, TicketAction::See, t.id)?;
         link_views(&mut tx, t.id).await
     }
 
     /// Links ticket `number` to `other` (`number` is the child, the dependent or the referrer).
-    pub async fn add_link(
-        &self,
-        actor: &Actor,
-        number: i64,
-        kind: LinkKind,
-        other: i64,
-    ) -> Result<Vec<LinkView>> {
+    pub async fn add_link(&self, actor: &Actor, number: i64, kind: LinkKind, other: i64) -> Result<Vec<LinkView>> {
         self.change_link(actor, number, kind, other, true).await
     }
 
     /// Removes a link between two tickets.
-    pub async fn remove_link(
-        &self,
-        actor: &Actor,
-        number: i64,
-        kind: LinkKind,
-        other: i64,
-    ) -> Result<Vec<LinkView>> {
+    pub async fn remove_link(&self, actor: &Actor, number: i64, kind: LinkKind, other: i64) -> Result<Vec<LinkView>> {
         self.change_link(actor, number, kind, other, false).await
     }
 
@@ -1269,11 +1011,7 @@ impl App {
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
         let a = resolve(&mut tx, number).await?;
-        check_ticket(
-            ticket_access(&mut tx, actor, &a).await?,
-            TicketAction::Modify,
-            a.id,
-        )?;
+        check_ticket(ticket_access(&mut tx, actor, &a).await?, TicketAction::Modify, a.id)?;
         let b = match resolve(&mut tx, other).await {
             Ok(b) => b,
             Err(Error::NotFound(_)) => {
@@ -1281,19 +1019,12 @@ impl App {
             }
             Err(e) => return Err(e),
         };
-        check_ticket(
-            ticket_access(&mut tx, actor, &b).await?,
-            TicketAction::See,
-            b.id,
-        )?;
+        check_ticket(ticket_access(&mut tx, actor, &b).await?, TicketAction::See, b.id)?;
         if a.id == b.id {
             return Err(Error::invalid("to", "a ticket cannot be linked to itself"));
         }
         if add && kind != LinkKind::RefersTo && self.reaches(&mut tx, b.id, a.id, kind).await? {
-            return Err(Error::invalid(
-                "to",
-                format!("linking {} {kind} {} would make a cycle", a.id, b.id),
-            ));
+            return Err(Error::invalid("to", format!("linking {} {kind} {} would make a cycle", a.id, b.id)));
         }
         let changed = if add {
             store::tickets::add_link(&mut tx, a.id, b.id, kind, now).await?
@@ -1306,17 +1037,7 @@ impl App {
             } else {
                 ("unlink", Some(format!("{kind} {}", b.id)), None)
             };
-            record(
-                &mut tx,
-                actor,
-                a.id,
-                what,
-                Some(kind.as_str()),
-                old.clone(),
-                new.clone(),
-                now,
-            )
-            .await?;
+            record(&mut tx, actor, a.id, what, Some(kind.as_str()), old.clone(), new.clone(), now).await?;
             record(
                 &mut tx,
                 actor,
@@ -1364,11 +1085,7 @@ impl App {
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
         let from = resolve(&mut tx, number).await?;
-        check_ticket(
-            ticket_access(&mut tx, actor, &from).await?,
-            TicketAction::Modify,
-            from.id,
-        )?;
+        check_ticket(ticket_access(&mut tx, actor, &from).await?, TicketAction::Modify, from.id)?;
         let target = match resolve(&mut tx, into).await {
             Ok(t) => t,
             Err(Error::NotFound(_)) => {
@@ -1376,44 +1093,17 @@ impl App {
             }
             Err(e) => return Err(e),
         };
-        check_ticket(
-            ticket_access(&mut tx, actor, &target).await?,
-            TicketAction::Modify,
-            target.id,
-        )?;
+        check_ticket(ticket_access(&mut tx, actor, &target).await?, TicketAction::Modify, target.id)?;
         if from.id == target.id {
-            return Err(Error::invalid(
-                "into",
-                "a ticket cannot be merged into itself",
-            ));
+            return Err(Error::invalid("into", "a ticket cannot be merged into itself"));
         }
         store::tickets::merge_contents(&mut tx, from.id, target.id).await?;
         let mut gone = from.clone();
         gone.merged_into = Some(target.id);
         gone.updated_at = now;
         store::tickets::save(&mut tx, &gone).await?;
-        record(
-            &mut tx,
-            actor,
-            from.id,
-            "merged",
-            None,
-            None,
-            Some(target.id.to_string()),
-            now,
-        )
-        .await?;
-        record(
-            &mut tx,
-            actor,
-            target.id,
-            "merged_from",
-            None,
-            None,
-            Some(from.id.to_string()),
-            now,
-        )
-        .await?;
+        record(&mut tx, actor, from.id, "merged", None, None, Some(target.id.to_string()), now).await?;
+        record(&mut tx, actor, target.id, "merged_from", None, None, Some(from.id.to_string()), now).await?;
         let mut survivor = target.clone();
         survivor.updated_at = now;
         store::tickets::save(&mut tx, &survivor).await?;
@@ -1437,22 +1127,12 @@ async fn link_views(tx: &mut Tx, id: i64) -> Result<Vec<LinkView>> {
     Ok(store::tickets::links(tx, id)
         .await?
         .into_iter()
-        .map(|l| LinkView {
-            from: l.from_ticket,
-            to: l.to_ticket,
-            kind: l.kind,
-        })
+        .map(|l| LinkView { from: l.from_ticket, to: l.to_ticket, kind: l.kind })
         .collect())
 }
 
 fn attachment_view(a: store::AttachmentRow) -> AttachmentView {
-    AttachmentView {
-        id: a.id,
-        filename: a.filename,
-        content_type: a.content_type,
-        size: a.size,
-        sha256: a.sha256,
-    }
+    AttachmentView { id: a.id, filename: a.filename, content_type: a.content_type, size: a.size, sha256: a.sha256 }
 }
 
 fn message_view(m: store::MessageRow, atts: Vec<store::AttachmentRow>) -> MessageView {
@@ -1464,11 +1144,7 @@ fn message_view(m: store::MessageRow, atts: Vec<store::AttachmentRow>) -> Messag
         body_text: m.body_text,
         body_html: m.body_html,
         created_at: ts(m.created_at),
-        attachments: atts
-            .into_iter()
-            .filter(|a| a.message_id == m.id)
-            .map(attachment_view)
-            .collect(),
+        attachments: atts.into_iter().filter(|a| a.message_id == m.id).map(attachment_view).collect(),
     }
 }
 
@@ -1477,9 +1153,7 @@ fn encode_cursor(key: i64, id: i64) -> String {
 }
 
 fn decode_cursor(c: &str) -> Option<(i64, i64)> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(c)
-        .ok()?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c).ok()?;
     let text = String::from_utf8(raw).ok()?;
     let (k, i) = text.split_once('.')?;
     Some((k.parse().ok()?, i.parse().ok()?))

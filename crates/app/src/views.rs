@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 
 use domain::{
-    Category, Channel, CustomFieldKind, LinkKind, MessageKind, PartnerKind, QueueRights, Role,
-    Severity, Status,
+    Category, Channel, CustomFieldKind, LinkKind, MessageKind, PartnerKind, QueueRights, Role, Severity, Status,
 };
 use jiff::Timestamp;
 use serde::Serialize;
@@ -390,23 +389,13 @@ impl From<store::TokenRow> for TokenView {
 
 impl From<store::PartnerRow> for PartnerView {
     fn from(p: store::PartnerRow) -> Self {
-        PartnerView {
-            id: p.id,
-            name: p.name,
-            kind: p.kind,
-        }
+        PartnerView { id: p.id, name: p.name, kind: p.kind }
     }
 }
 
 impl From<store::CustomerRow> for CustomerView {
     fn from(c: store::CustomerRow) -> Self {
-        CustomerView {
-            id: c.id,
-            code: c.code,
-            name: c.name,
-            vip: c.vip,
-            partner_id: c.partner_id,
-        }
+        CustomerView { id: c.id, code: c.code, name: c.name, vip: c.vip, partner_id: c.partner_id }
     }
 }
 

@@ -51,12 +51,7 @@ pub struct QueueRights {
 
 impl QueueRights {
     /// Every right.
-    pub const ALL: QueueRights = QueueRights {
-        see: true,
-        reply: true,
-        comment: true,
-        own: true,
-    };
+    pub const ALL: QueueRights = QueueRights { see: true, reply: true, comment: true, own: true };
 
     /// Whether `right` is held. Any right implies seeing the queue.
     pub fn has(self, right: Right) -> bool {
@@ -75,10 +70,7 @@ mod tests {
 
     #[test]
     fn any_right_implies_see() {
-        let r = QueueRights {
-            comment: true,
-            ..Default::default()
-        };
+        let r = QueueRights { comment: true, ..Default::default() };
         assert!(r.has(Right::See));
         assert!(!r.has(Right::Reply));
         assert!(!QueueRights::default().has(Right::See));

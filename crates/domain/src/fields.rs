@@ -62,10 +62,7 @@ impl CustomFieldKind {
                 if choices.iter().any(|c| c == value) {
                     Ok(value.to_owned())
                 } else {
-                    Err(FieldError::Choice {
-                        value: value.to_owned(),
-                        choices: choices.to_vec(),
-                    })
+                    Err(FieldError::Choice { value: value.to_owned(), choices: choices.to_vec() })
                 }
             }
         }
@@ -79,25 +76,12 @@ mod tests {
     #[test]
     fn values_are_checked_by_kind() {
         let choices = vec!["FTTH".to_string(), "FWA".to_string()];
-        assert_eq!(
-            CustomFieldKind::Number.canonical(" 3.50 ", &[]),
-            Ok("3.5".into())
-        );
+        assert_eq!(CustomFieldKind::Number.canonical(" 3.50 ", &[]), Ok("3.5".into()));
         assert!(CustomFieldKind::Number.canonical("NaN", &[]).is_err());
-        assert_eq!(
-            CustomFieldKind::Date.canonical("2026-02-28", &[]),
-            Ok("2026-02-28".into())
-        );
+        assert_eq!(CustomFieldKind::Date.canonical("2026-02-28", &[]), Ok("2026-02-28".into()));
         assert!(CustomFieldKind::Date.canonical("2026-02-30", &[]).is_err());
-        assert_eq!(
-            CustomFieldKind::Choice.canonical("FWA", &choices),
-            Ok("FWA".into())
-        );
+        assert_eq!(CustomFieldKind::Choice.canonical("FWA", &choices), Ok("FWA".into()));
         assert!(CustomFieldKind::Choice.canonical("ADSL", &choices).is_err());
-        assert!(
-            CustomFieldKind::Text
-                .canonical(&"x".repeat(1001), &[])
-                .is_err()
-        );
+        assert!(CustomFieldKind::Text.canonical(&"x".repeat(1001), &[]).is_err());
     }
 }

@@ -11,9 +11,7 @@ pub use access::{QueueRights, Right, Role};
 pub use fields::{CustomFieldKind, FieldError};
 pub use reference::{Reference, ReferenceError};
 pub use search::{SearchQuery, SearchTerm};
-pub use ticket::{
-    Category, Channel, LinkKind, MessageKind, PartnerKind, Severity, Status, TransitionError,
-};
+pub use ticket::{Category, Channel, LinkKind, MessageKind, PartnerKind, Severity, Status, TransitionError};
 
 /// Declares a closed set of names stored and exchanged as lowercase snake_case strings.
 #[macro_export]

@@ -29,14 +29,8 @@ pub enum ReferenceError {
 pub fn check_prefix(prefix: &str) -> Result<(), ReferenceError> {
     let ok = !prefix.is_empty()
         && prefix.len() <= 32
-        && prefix
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(ReferenceError::Prefix)
-    }
+        && prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok { Ok(()) } else { Err(ReferenceError::Prefix) }
 }
 
 fn parse_number(text: &str) -> Result<i64, ReferenceError> {
@@ -52,10 +46,7 @@ fn parse_number(text: &str) -> Result<i64, ReferenceError> {
 impl Reference {
     /// Makes a reference from a queue prefix and a ticket number.
     pub fn new(prefix: impl Into<String>, number: i64) -> Self {
-        Reference {
-            prefix: prefix.into(),
-            number,
-        }
+        Reference { prefix: prefix.into(), number }
     }
 
     /// Parses `support#310` (prefix case-insensitive). A bare number or `#310` is not a reference.
@@ -63,10 +54,7 @@ impl Reference {
         let (prefix, number) = text.trim().split_once('#').ok_or(ReferenceError::Shape)?;
         let prefix = prefix.to_ascii_lowercase();
         check_prefix(&prefix)?;
-        Ok(Reference {
-            prefix,
-            number: parse_number(number)?,
-        })
+        Ok(Reference { prefix, number: parse_number(number)? })
     }
 
     /// Finds the first subject tag `[prefix#N]` (or RT's `[name #N]`) whose prefix is one of `known`.
@@ -121,10 +109,7 @@ mod tests {
         assert_eq!(Reference::parse("sup port#3"), Err(ReferenceError::Prefix));
         assert_eq!(Reference::parse("support#0"), Err(ReferenceError::Number));
         assert_eq!(Reference::parse("support#-3"), Err(ReferenceError::Number));
-        assert_eq!(
-            Reference::parse("support#99999999999999999999"),
-            Err(ReferenceError::Number)
-        );
+        assert_eq!(Reference::parse("support#99999999999999999999"), Err(ReferenceError::Number));
     }
 
     #[test]
@@ -139,10 +124,7 @@ mod tests {
             Some(Reference::new("treasury", 12))
         );
         assert_eq!(Reference::find_in_subject("[other#3] x", &known), None);
-        assert_eq!(
-            Reference::find_in_subject("[list] [support#4]", &known),
-            Some(Reference::new("support", 4))
-        );
+        assert_eq!(Reference::find_in_subject("[list] [support#4]", &known), Some(Reference::new("support", 4)));
         assert_eq!(Reference::find_in_subject("[support#", &known), None);
     }
 

@@ -54,9 +54,7 @@ pub enum SearchError {
     #[error("unknown status `{0}` in the search query; known: {known}", known = Status::names())]
     Status(String),
     /// Too many terms or a term too long.
-    #[error(
-        "the search query is too long (at most {MAX_TERMS} terms of {MAX_TERM_CHARS} characters)"
-    )]
+    #[error("the search query is too long (at most {MAX_TERMS} terms of {MAX_TERM_CHARS} characters)")]
     TooLong,
 }
 
@@ -116,28 +114,19 @@ impl SearchQuery {
             if text.chars().count() > MAX_TERM_CHARS {
                 return Err(SearchError::TooLong);
             }
-            let filter = text
-                .split_once(':')
-                .filter(|(k, _)| FILTERS.contains(&k.to_ascii_lowercase().as_str()));
+            let filter = text.split_once(':').filter(|(k, _)| FILTERS.contains(&k.to_ascii_lowercase().as_str()));
             if let Some((key, value)) = filter {
                 let key = key.to_ascii_lowercase();
                 let value = value.trim();
                 if value.is_empty() {
                     return Err(SearchError::EmptyFilter(key));
                 }
-                let values = || {
-                    value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|v| !v.is_empty())
-                        .map(str::to_owned)
-                };
+                let values = || value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
                 match key.as_str() {
                     "queue" => q.queues.extend(values().map(|v| v.to_ascii_lowercase())),
                     "status" => {
                         for v in values() {
-                            let s = Status::parse(&v.to_ascii_lowercase())
-                                .ok_or(SearchError::Status(v))?;
+                            let s = Status::parse(&v.to_ascii_lowercase()).ok_or(SearchError::Status(v))?;
                             q.statuses.push(s);
                         }
                     }
@@ -148,9 +137,7 @@ impl SearchQuery {
                             v => OwnerFilter::Email(v.to_owned()),
                         })
                     }
-                    "requestor" => q
-                        .requestors
-                        .extend(values().map(|v| v.to_ascii_lowercase())),
+                    "requestor" => q.requestors.extend(values().map(|v| v.to_ascii_lowercase())),
                     _ => q.customers.extend(values()),
                 }
             } else if quoted {
@@ -184,22 +171,41 @@ impl SearchQuery {
     }
 }
 
+/// Folds the accented Latin letters of Italian, Catalan and their neighbours to their base
+/// letters and lowercases, so that `giu` finds `giù` on every backend.
+pub fn fold_diacritics(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => 'a',
+            'è' | 'é' | 'ê' | 'ë' | 'È' | 'É' | 'Ê' | 'Ë' => 'e',
+            'ì' | 'í' | 'î' | 'ï' | 'Ì' | 'Í' | 'Î' | 'Ï' => 'i',
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' => 'o',
+            'ù' | 'ú' | 'û' | 'ü' | 'Ù' | 'Ú' | 'Û' | 'Ü' => 'u',
+            'ç' | 'Ç' => 'c',
+            'ñ' | 'Ñ' => 'n',
+            'ŀ' | 'Ŀ' => 'l',
+            c => c.to_lowercase().next().unwrap_or(c),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn folds_italian_and_catalan_accents() {
+        assert_eq!(super::fold_diacritics("Giù PERCHÉ Català Ŀ"), "giu perche catala l");
+    }
+
     use super::*;
     use proptest::prelude::*;
 
     #[test]
     fn parses_words_phrases_and_filters() {
-        let q = SearchQuery::parse(r#"fibra "no sync" queue:Support status:new,open owner:me customer:ACME requestor:A@B.it"#)
-            .unwrap();
-        assert_eq!(
-            q.terms,
-            vec![
-                SearchTerm::Word("fibra".into()),
-                SearchTerm::Phrase("no sync".into())
-            ]
-        );
+        let q = SearchQuery::parse(
+            r#"fibra "no sync" queue:Support status:new,open owner:me customer:ACME requestor:A@B.it"#,
+        )
+        .unwrap();
+        assert_eq!(q.terms, vec![SearchTerm::Word("fibra".into()), SearchTerm::Phrase("no sync".into())]);
         assert_eq!(q.queues, vec!["support"]);
         assert_eq!(q.statuses, vec![Status::New, Status::Open]);
         assert_eq!(q.owner, Some(OwnerFilter::Me));
@@ -211,39 +217,21 @@ mod tests {
     #[test]
     fn quoted_filter_value_and_unknown_keys() {
         let q = SearchQuery::parse(r#"owner:"mario@example.net" http://x 10:30"#).unwrap();
-        assert_eq!(
-            q.owner,
-            Some(OwnerFilter::Email("mario@example.net".into()))
-        );
+        assert_eq!(q.owner, Some(OwnerFilter::Email("mario@example.net".into())));
         assert_eq!(q.terms.len(), 2);
     }
 
     #[test]
     fn reports_bad_queries() {
-        assert_eq!(
-            SearchQuery::parse(r#"a "b"#),
-            Err(SearchError::UnclosedQuote)
-        );
-        assert_eq!(
-            SearchQuery::parse("queue:"),
-            Err(SearchError::EmptyFilter("queue".into()))
-        );
-        assert_eq!(
-            SearchQuery::parse("status:closed"),
-            Err(SearchError::Status("closed".into()))
-        );
-        assert_eq!(
-            SearchQuery::parse(&"a ".repeat(17)),
-            Err(SearchError::TooLong)
-        );
+        assert_eq!(SearchQuery::parse(r#"a "b"#), Err(SearchError::UnclosedQuote));
+        assert_eq!(SearchQuery::parse("queue:"), Err(SearchError::EmptyFilter("queue".into())));
+        assert_eq!(SearchQuery::parse("status:closed"), Err(SearchError::Status("closed".into())));
+        assert_eq!(SearchQuery::parse(&"a ".repeat(17)), Err(SearchError::TooLong));
     }
 
     #[test]
     fn fts5_expression_escapes_quotes() {
-        let q = SearchQuery {
-            terms: vec![SearchTerm::Word("a\"b".into())],
-            ..Default::default()
-        };
+        let q = SearchQuery { terms: vec![SearchTerm::Word("a\"b".into())], ..Default::default() };
         assert_eq!(q.fts5_match(), r#""a""b""#);
     }
 

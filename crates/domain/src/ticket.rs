@@ -123,11 +123,7 @@ pub struct TransitionError {
 }
 
 fn list(statuses: &[Status]) -> String {
-    statuses
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 impl Status {
@@ -149,11 +145,7 @@ impl Status {
         if self == to || self.allowed_next().contains(&to) {
             Ok(to)
         } else {
-            Err(TransitionError {
-                from: self,
-                to,
-                allowed: self.allowed_next().to_vec(),
-            })
+            Err(TransitionError { from: self, to, allowed: self.allowed_next().to_vec() })
         }
     }
 
@@ -178,16 +170,10 @@ pub enum AuthorRole {
 ///
 /// The first public reply of an agent moves a new ticket to open; a requestor's reply on a
 /// stalled or resolved ticket reopens it. Comments never change the status.
-pub fn status_after_message(
-    current: Status,
-    kind: MessageKind,
-    author: AuthorRole,
-) -> Option<Status> {
+pub fn status_after_message(current: Status, kind: MessageKind, author: AuthorRole) -> Option<Status> {
     match (kind, author, current) {
         (MessageKind::Reply, AuthorRole::Agent, Status::New) => Some(Status::Open),
-        (MessageKind::Reply, AuthorRole::Requestor, Status::Stalled | Status::Resolved) => {
-            Some(Status::Open)
-        }
+        (MessageKind::Reply, AuthorRole::Requestor, Status::Stalled | Status::Resolved) => Some(Status::Open),
         _ => None,
     }
 }
@@ -208,10 +194,7 @@ mod tests {
     fn resolved_ticket_cannot_be_stalled_and_error_lists_allowed() {
         let err = Status::Resolved.transition(Status::Stalled).unwrap_err();
         assert_eq!(err.allowed, vec![Status::Open, Status::Deleted]);
-        assert_eq!(
-            err.to_string(),
-            "a resolved ticket cannot become stalled; allowed: open, deleted"
-        );
+        assert_eq!(err.to_string(), "a resolved ticket cannot become stalled; allowed: open, deleted");
     }
 
     #[test]
@@ -232,18 +215,9 @@ mod tests {
 
     #[test]
     fn first_agent_reply_opens_new_ticket() {
-        assert_eq!(
-            status_after_message(Status::New, MessageKind::Reply, AuthorRole::Agent),
-            Some(Status::Open)
-        );
-        assert_eq!(
-            status_after_message(Status::New, MessageKind::Comment, AuthorRole::Agent),
-            None
-        );
-        assert_eq!(
-            status_after_message(Status::Open, MessageKind::Reply, AuthorRole::Agent),
-            None
-        );
+        assert_eq!(status_after_message(Status::New, MessageKind::Reply, AuthorRole::Agent), Some(Status::Open));
+        assert_eq!(status_after_message(Status::New, MessageKind::Comment, AuthorRole::Agent), None);
+        assert_eq!(status_after_message(Status::Open, MessageKind::Reply, AuthorRole::Agent), None);
     }
 
     #[test]
@@ -255,11 +229,7 @@ mod tests {
             (Status::New, None),
             (Status::Open, None),
         ] {
-            assert_eq!(
-                status_after_message(s, MessageKind::Reply, AuthorRole::Requestor),
-                want,
-                "{s}"
-            );
+            assert_eq!(status_after_message(s, MessageKind::Reply, AuthorRole::Requestor), want, "{s}");
         }
     }
 

@@ -14,10 +14,7 @@ pub fn required_text(text: &str, max: usize) -> Result<String, String> {
         Err("must not be empty".into())
     } else if t.chars().count() > max {
         Err(format!("at most {max} characters"))
-    } else if t
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
-    {
+    } else if t.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
         Err("must not contain control characters".into())
     } else {
         Ok(t.to_owned())
@@ -27,11 +24,7 @@ pub fn required_text(text: &str, max: usize) -> Result<String, String> {
 /// Checks a single-line title: non-blank, at most [`MAX_TITLE_CHARS`], no line breaks.
 pub fn title(text: &str) -> Result<String, String> {
     let t = required_text(text, MAX_TITLE_CHARS)?;
-    if t.contains(['\n', '\r']) {
-        Err("must be a single line".into())
-    } else {
-        Ok(t)
-    }
+    if t.contains(['\n', '\r']) { Err("must be a single line".into()) } else { Ok(t) }
 }
 
 /// Checks and normalises an email address (lowercased, trimmed); a pragmatic RFC 5321 subset.
@@ -44,9 +37,7 @@ pub fn email(text: &str) -> Result<String, String> {
         && local.len() <= 64
         && !local.starts_with('.')
         && !local.ends_with('.')
-        && local
-            .chars()
-            .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+        && local.chars().all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
     let ok_domain = domain.contains('.')
         && domain.len() <= 253
         && domain.split('.').all(|l| {
@@ -56,11 +47,7 @@ pub fn email(text: &str) -> Result<String, String> {
                 && !l.ends_with('-')
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         });
-    if ok_local && ok_domain {
-        Ok(e)
-    } else {
-        Err(format!("`{}` is not an email address", text.trim()))
-    }
+    if ok_local && ok_domain { Ok(e) } else { Err(format!("`{}` is not an email address", text.trim())) }
 }
 
 #[cfg(test)]
@@ -69,13 +56,8 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(
-            email(" Mario.Rossi+x@Example.NET ").unwrap(),
-            "mario.rossi+x@example.net"
-        );
-        for bad in [
-            "", "a", "a@b", "@b.it", "a@-b.it", "a b@c.it", "a@b..it", ".a@b.it",
-        ] {
+        assert_eq!(email(" Mario.Rossi+x@Example.NET ").unwrap(), "mario.rossi+x@example.net");
+        for bad in ["", "a", "a@b", "@b.it", "a@-b.it", "a b@c.it", "a@b..it", ".a@b.it"] {
             assert!(email(bad).is_err(), "{bad}");
         }
     }

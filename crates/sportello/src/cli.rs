@@ -13,12 +13,7 @@ use domain::{Channel, Role};
 #[command(name = "sportello", version, about, long_about = None)]
 pub struct Cli {
     /// Database: sqlite://PATH (embedded, the default) or postgres://USER@HOST/DB.
-    #[arg(
-        long,
-        env = "SPORTELLO_DATABASE_URL",
-        default_value = "sqlite://sportello-data/sportello.db",
-        global = true
-    )]
+    #[arg(long, env = "SPORTELLO_DATABASE_URL", default_value = "sqlite://sportello-data/sportello.db", global = true)]
     pub database_url: String,
     #[command(subcommand)]
     pub command: Command,
@@ -122,18 +117,14 @@ pub async fn open(url: &str, connections: u32) -> anyhow::Result<App> {
     let db = store::Db::connect(&opts)
         .await
         .with_context(|| format!("cannot open the database at {}", crate::redact(url)))?;
-    store::migrate::run(&db)
-        .await
-        .with_context(|| format!("cannot migrate the database at {}", crate::redact(url)))?;
+    store::migrate::run(&db).await.with_context(|| format!("cannot migrate the database at {}", crate::redact(url)))?;
     Ok(App::new(db, app::Config::default()))
 }
 
 fn read_password(path: &PathBuf) -> anyhow::Result<String> {
     let text = if path.as_os_str() == "-" {
         let mut s = String::new();
-        std::io::stdin()
-            .read_line(&mut s)
-            .context("cannot read the password from standard input")?;
+        std::io::stdin().read_line(&mut s).context("cannot read the password from standard input")?;
         s
     } else {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
@@ -149,53 +140,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate => {
             let app = open(&cli.database_url, 2).await?;
-            eprintln!(
-                "sportello: the database at {} is up to date",
-                crate::redact(&cli.database_url)
-            );
+            eprintln!("sportello: the database at {} is up to date", crate::redact(&cli.database_url));
             app.db.close().await;
         }
-        Command::Admin(AdminCommand::CreateUser {
-            email,
-            name,
-            role,
-            password_file,
-        }) => {
+        Command::Admin(AdminCommand::CreateUser { email, name, role, password_file }) => {
             let password = password_file.as_ref().map(read_password).transpose()?;
             let app = open(&cli.database_url, 2).await?;
-            let input = app::admin::UserInput {
-                email,
-                name,
-                role: role.into(),
-                partner_id: None,
-                active: Some(true),
-            };
-            let u = app
-                .create_user(&Actor::system(Channel::System), input, password.as_deref())
-                .await?;
+            let input = app::admin::UserInput { email, name, role: role.into(), partner_id: None, active: Some(true) };
+            let u = app.create_user(&Actor::system(Channel::System), input, password.as_deref()).await?;
             eprintln!(
                 "sportello: created {} {} (id {}){}",
                 u.role,
                 u.email,
                 u.id,
-                if password.is_none() {
-                    ", without a password"
-                } else {
-                    ""
-                }
+                if password.is_none() { ", without a password" } else { "" }
             );
             app.db.close().await;
         }
         Command::Admin(AdminCommand::Token { name, role, user }) => {
             let app = open(&cli.database_url, 2).await?;
-            let t = app
-                .create_token(
-                    &Actor::system(Channel::System),
-                    &name,
-                    role.into(),
-                    user.as_deref(),
-                )
-                .await?;
+            let t = app.create_token(&Actor::system(Channel::System), &name, role.into(), user.as_deref()).await?;
             println!("{}", t.secret);
             app.db.close().await;
         }

@@ -8,26 +8,19 @@ use anyhow::Context;
 use app::admin::{ContactInput, CustomerInput, FieldInput, QueueInput, UserInput};
 use app::tickets::{MessageInput, NewTicketInput, TicketPatch};
 use app::{Actor, App, Clock};
-use domain::{
-    Category, Channel, CustomFieldKind, MessageKind, PartnerKind, QueueRights, Role, Status,
-};
+use domain::{Category, Channel, CustomFieldKind, MessageKind, PartnerKind, QueueRights, Role, Status};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 
 /// Whether the database has no queue yet (a fresh instance).
 pub async fn is_empty(app: &App) -> anyhow::Result<bool> {
-    Ok(app
-        .queues(&Actor::system(Channel::System))
-        .await?
-        .is_empty())
+    Ok(app.queues(&Actor::system(Channel::System)).await?.is_empty())
 }
 
 fn password(rng: &mut StdRng) -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    (0..16)
-        .map(|_| *ALPHABET.choose(rng).unwrap_or(&b'x') as char)
-        .collect()
+    (0..16).map(|_| *ALPHABET.choose(rng).unwrap_or(&b'x') as char).collect()
 }
 
 struct Request {
@@ -202,10 +195,7 @@ const COMMENTS: &[&str] = &[
 
 /// Seeds the demo operator into an empty database; returns the text with the logins to print.
 pub async fn seed(app: &App) -> anyhow::Result<String> {
-    anyhow::ensure!(
-        is_empty(app).await?,
-        "the database is not empty: the demo only seeds a fresh database"
-    );
+    anyhow::ensure!(is_empty(app).await?, "the database is not empty: the demo only seeds a fresh database");
     let mut rng = StdRng::seed_from_u64(310);
     let start = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * 60);
     let clock = Clock::manual(start);
@@ -231,9 +221,7 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
             name: "service".into(),
             label: "Servizio".into(),
             kind: CustomFieldKind::Choice,
-            choices: ["FTTH", "FTTC", "FWA", "VoIP", "SIM IoT"]
-                .map(String::from)
-                .to_vec(),
+            choices: ["FTTH", "FTTC", "FWA", "VoIP", "SIM IoT"].map(String::from).to_vec(),
             required: false,
             position: 1,
         },
@@ -266,26 +254,10 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
 
     let mut logins = String::from("Sportello demo — logins (passwords are shown only now):\n");
     let people = [
-        (
-            "giulia.ferri@demo.sportello.example",
-            "Giulia Ferri",
-            Role::Admin,
-        ),
-        (
-            "marco.bianchi@demo.sportello.example",
-            "Marco Bianchi",
-            Role::Agent,
-        ),
-        (
-            "sara.conti@demo.sportello.example",
-            "Sara Conti",
-            Role::Agent,
-        ),
-        (
-            "luca.moretti@demo.sportello.example",
-            "Luca Moretti",
-            Role::Agent,
-        ),
+        ("giulia.ferri@demo.sportello.example", "Giulia Ferri", Role::Admin),
+        ("marco.bianchi@demo.sportello.example", "Marco Bianchi", Role::Agent),
+        ("sara.conti@demo.sportello.example", "Sara Conti", Role::Agent),
+        ("luca.moretti@demo.sportello.example", "Luca Moretti", Role::Agent),
     ];
     let mut agents = Vec::new();
     for (email, name, role) in people {
@@ -293,13 +265,7 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
         let u = app
             .create_user(
                 &sys,
-                UserInput {
-                    email: email.into(),
-                    name: name.into(),
-                    role,
-                    partner_id: None,
-                    active: Some(true),
-                },
+                UserInput { email: email.into(), name: name.into(), role, partner_id: None, active: Some(true) },
                 Some(&pw),
             )
             .await?;
@@ -308,34 +274,14 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
     }
     let all = QueueRights::ALL;
     app.set_rights(&sys, agents[1].id, "support", all).await?;
-    app.set_rights(
-        &sys,
-        agents[1].id,
-        "treasury",
-        QueueRights {
-            see: true,
-            comment: true,
-            ..Default::default()
-        },
-    )
-    .await?;
+    app.set_rights(&sys, agents[1].id, "treasury", QueueRights { see: true, comment: true, ..Default::default() })
+        .await?;
     app.set_rights(&sys, agents[2].id, "treasury", all).await?;
-    app.set_rights(
-        &sys,
-        agents[2].id,
-        "support",
-        QueueRights {
-            see: true,
-            comment: true,
-            ..Default::default()
-        },
-    )
-    .await?;
+    app.set_rights(&sys, agents[2].id, "support", QueueRights { see: true, comment: true, ..Default::default() })
+        .await?;
     app.set_rights(&sys, agents[3].id, "support", all).await?;
 
-    let partner = app
-        .save_partner(&sys, None, "Rete Lario Servizi", PartnerKind::Msp)
-        .await?;
+    let partner = app.save_partner(&sys, None, "Rete Lario Servizi", PartnerKind::Msp).await?;
     let ppw = password(&mut rng);
     app.create_user(
         &sys,
@@ -350,14 +296,7 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
     )
     .await?;
     let _ = writeln!(logins, "  partner  noc@retelario.example  {ppw}");
-    let token = app
-        .create_token(
-            &sys,
-            "demo",
-            Role::Admin,
-            Some("giulia.ferri@demo.sportello.example"),
-        )
-        .await?;
+    let token = app.create_token(&sys, "demo", Role::Admin, Some("giulia.ferri@demo.sportello.example")).await?;
     let _ = writeln!(logins, "  API token (admin): {}", token.secret);
 
     let customers = [
@@ -366,25 +305,10 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
             "Studio Associato Brambilla",
             true,
             false,
-            &[
-                "a.brambilla@studiobrambilla.example",
-                "segreteria@studiobrambilla.example",
-            ][..],
+            &["a.brambilla@studiobrambilla.example", "segreteria@studiobrambilla.example"][..],
         ),
-        (
-            "C-1002",
-            "Ospedale San Gerardo Servizi",
-            true,
-            false,
-            &["ced@sangerardo-servizi.example"][..],
-        ),
-        (
-            "C-1003",
-            "Pasticceria Fontana",
-            false,
-            false,
-            &["info@pasticceriafontana.example"][..],
-        ),
+        ("C-1002", "Ospedale San Gerardo Servizi", true, false, &["ced@sangerardo-servizi.example"][..]),
+        ("C-1003", "Pasticceria Fontana", false, false, &["info@pasticceriafontana.example"][..]),
         (
             "C-1004",
             "Officine Meccaniche Colombo",
@@ -392,67 +316,22 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
             false,
             &["it@omcolombo.example", "amministrazione@omcolombo.example"][..],
         ),
-        (
-            "C-1005",
-            "Comune di Valbrona",
-            true,
-            false,
-            &["sistemi@comune.valbrona.example"][..],
-        ),
-        (
-            "C-1006",
-            "Hotel Bellavista Lake Como",
-            false,
-            false,
-            &["reception@bellavista.example"][..],
-        ),
-        (
-            "C-1007",
-            "Farmacia Rossi",
-            false,
-            false,
-            &["farmacia.rossi@example.net"][..],
-        ),
-        (
-            "C-2001",
-            "Agriturismo La Costa",
-            false,
-            true,
-            &["info@agricosta.example"][..],
-        ),
-        (
-            "C-2002",
-            "Cooperativa Sociale Il Ponte",
-            false,
-            true,
-            &["ufficio@coopilponte.example"][..],
-        ),
-        (
-            "C-2003",
-            "Camping Lido Dervio",
-            false,
-            true,
-            &["booking@campinglido.example"][..],
-        ),
+        ("C-1005", "Comune di Valbrona", true, false, &["sistemi@comune.valbrona.example"][..]),
+        ("C-1006", "Hotel Bellavista Lake Como", false, false, &["reception@bellavista.example"][..]),
+        ("C-1007", "Farmacia Rossi", false, false, &["farmacia.rossi@example.net"][..]),
+        ("C-2001", "Agriturismo La Costa", false, true, &["info@agricosta.example"][..]),
+        ("C-2002", "Cooperativa Sociale Il Ponte", false, true, &["ufficio@coopilponte.example"][..]),
+        ("C-2003", "Camping Lido Dervio", false, true, &["booking@campinglido.example"][..]),
     ];
     let mut contacts: Vec<(String, String)> = Vec::new();
     for (code, name, vip, via_partner, emails) in customers {
         app.create_customer(
             &sys,
-            CustomerInput {
-                code: code.into(),
-                name: name.into(),
-                vip,
-                partner_id: via_partner.then_some(partner.id),
-            },
+            CustomerInput { code: code.into(), name: name.into(), vip, partner_id: via_partner.then_some(partner.id) },
         )
         .await?;
         for (i, e) in emails.iter().enumerate() {
-            let language = if e.ends_with(".net") || i % 3 == 2 {
-                "en"
-            } else {
-                "it"
-            };
+            let language = if e.ends_with(".net") || i % 3 == 2 { "en" } else { "it" };
             app.create_contact(
                 &sys,
                 ContactInput {
@@ -481,32 +360,18 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
         clock.set(start + step * i as i32);
         let r = REQUESTS.choose(&mut rng).context("no requests")?;
         let (email, _) = contacts.choose(&mut rng).context("no contacts")?;
-        let queue = if r.category == Category::Administrative {
-            "treasury"
-        } else {
-            "support"
-        };
+        let queue = if r.category == Category::Administrative { "treasury" } else { "support" };
         let requester = Actor {
-            channel: if rng.random_bool(0.6) {
-                Channel::Email
-            } else {
-                Channel::Web
-            },
+            channel: if rng.random_bool(0.6) { Channel::Email } else { Channel::Web },
             ..Actor::system(Channel::Email)
         };
-        let requester = match app
-            .contact_actor(contact_id(&app, email).await?, requester.channel)
-            .await
-        {
+        let requester = match app.contact_actor(contact_id(&app, email).await?, requester.channel).await {
             Ok(a) => a,
             Err(_) => requester,
         };
         let mut fields = std::collections::BTreeMap::new();
         if queue == "support" && rng.random_bool(0.7) {
-            let svc = ["FTTH", "FTTC", "FWA", "VoIP", "SIM IoT"]
-                .choose(&mut rng)
-                .copied()
-                .unwrap_or("FTTH");
+            let svc = ["FTTH", "FTTC", "FWA", "VoIP", "SIM IoT"].choose(&mut rng).copied().unwrap_or("FTTH");
             fields.insert("service".to_string(), svc.to_string());
         }
         let t = app
@@ -517,11 +382,7 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
                     title: r.title.into(),
                     body: r.body.into(),
                     category: Some(r.category),
-                    priority: Some(if r.category == Category::BlockingFault {
-                        80
-                    } else {
-                        rng.random_range(20..70)
-                    }),
+                    priority: Some(if r.category == Category::BlockingFault { 80 } else { rng.random_range(20..70) }),
                     fields,
                     ..Default::default()
                 },
@@ -533,18 +394,12 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
         let agent = if queue == "treasury" {
             agent_actors[1].clone()
         } else {
-            [&agent_actors[0], &agent_actors[2]]
-                .choose(&mut rng)
-                .copied()
-                .context("no agents")?
-                .clone()
+            [&agent_actors[0], &agent_actors[2]].choose(&mut rng).copied().context("no agents")?.clone()
         };
         if progress < 0.15 {
             continue;
         }
-        clock.set(
-            start + step * i as i32 + jiff::SignedDuration::from_mins(rng.random_range(5..90)),
-        );
+        clock.set(start + step * i as i32 + jiff::SignedDuration::from_mins(rng.random_range(5..90)));
         if rng.random_bool(0.4) {
             app.add_message(
                 &agent,
@@ -561,13 +416,7 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
             .await?;
         }
         let owner = if agent.is_staff() && queue == "support" {
-            Some(Some(
-                agents
-                    .iter()
-                    .find(|u| Some(u.id) == agent.user_id)
-                    .map(|u| u.email.clone())
-                    .unwrap_or_default(),
-            ))
+            Some(Some(agents.iter().find(|u| Some(u.id) == agent.user_id).map(|u| u.email.clone()).unwrap_or_default()))
         } else {
             None
         };
@@ -587,9 +436,7 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
         if progress < 0.35 {
             continue;
         }
-        clock.set(
-            start + step * i as i32 + jiff::SignedDuration::from_mins(rng.random_range(100..600)),
-        );
+        clock.set(start + step * i as i32 + jiff::SignedDuration::from_mins(rng.random_range(100..600)));
         let end = if progress < 0.5 {
             Status::Stalled
         } else if progress < 0.55 {
@@ -603,11 +450,7 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
                 t.number,
                 MessageInput {
                     kind: MessageKind::Reply,
-                    body: CUSTOMER_REPLIES
-                        .choose(&mut rng)
-                        .copied()
-                        .unwrap_or("")
-                        .into(),
+                    body: CUSTOMER_REPLIES.choose(&mut rng).copied().unwrap_or("").into(),
                     body_html: None,
                     attachments: vec![],
                     status: None,
@@ -617,27 +460,13 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
             .await
             .ok();
         }
-        app.update_ticket(
-            &agent,
-            t.number,
-            TicketPatch {
-                status: Some(end),
-                ..Default::default()
-            },
-        )
-        .await?;
+        app.update_ticket(&agent, t.number, TicketPatch { status: Some(end), ..Default::default() }).await?;
     }
-    let _ = writeln!(
-        logins,
-        "  {total} tickets in queues `support` and `treasury`"
-    );
+    let _ = writeln!(logins, "  {total} tickets in queues `support` and `treasury`");
     Ok(logins)
 }
 
 async fn contact_id(app: &App, email: &str) -> anyhow::Result<i64> {
     let list = app.contacts(&Actor::system(Channel::System), None).await?;
-    list.into_iter()
-        .find(|c| c.email == email)
-        .map(|c| c.id)
-        .context("demo contact missing")
+    list.into_iter().find(|c| c.email == email).map(|c| c.id).context("demo contact missing")
 }

@@ -19,22 +19,14 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let node = args
-        .node
-        .clone()
-        .unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
+    let node = args.node.clone().unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
     let wake = Arc::new(Notify::new());
     let mut workers = Vec::new();
     for i in 0..args.workers {
-        let cfg = app::jobs::WorkerConfig {
-            node: format!("{node}/{i}"),
-            ..Default::default()
-        };
+        let cfg = app::jobs::WorkerConfig { node: format!("{node}/{i}"), ..Default::default() };
         let (app, wake, stop) = (app.clone(), wake.clone(), stop_rx.clone());
-        workers.push(tokio::spawn(async move {
-            app.run_worker(app::jobs::Handlers::builtin(), cfg, wake, stop)
-                .await
-        }));
+        workers
+            .push(tokio::spawn(async move { app.run_worker(app::jobs::Handlers::builtin(), cfg, wake, stop).await }));
     }
     let router = web::router(app.clone());
     tracing::info!(%addr, backend = ?app.db.backend(), database = %crate::redact(database_url), "serving");
@@ -44,10 +36,7 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
     };
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the server failed")?;
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await.context("the server failed")?;
     for w in workers {
         let _ = w.await;
     }
@@ -56,9 +45,7 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "node".into())
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "node".into())
 }
 
 async fn wait_for_signal() {

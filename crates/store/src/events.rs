@@ -75,8 +75,7 @@ pub async fn for_tickets(tx: &mut Tx, ticket_ids: &[i64]) -> Result<Vec<EventRow
 
 /// The events about one non-ticket subject (`queue`, `user`, …), oldest first.
 pub async fn for_subject(tx: &mut Tx, subject: &str, subject_id: i64) -> Result<Vec<EventRow>> {
-    let sql =
-        format!("SELECT {COLS} FROM events WHERE subject = $1 AND subject_id = $2 ORDER BY id");
+    let sql = format!("SELECT {COLS} FROM events WHERE subject = $1 AND subject_id = $2 ORDER BY id");
     with_conn!(tx, c => {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(subject).bind(subject_id).fetch_all(&mut *c).await?;
         rows.iter().map(|r| event_row!(r)).collect()

@@ -17,7 +17,8 @@ pub const DONE: &str = "done";
 /// Failed too many times; waits for an admin.
 pub const DEAD: &str = "dead";
 
-const COLS: &str = "id, kind, payload, state, attempts, max_attempts, run_at, locked_by, last_error, created_at, updated_at";
+const COLS: &str =
+    "id, kind, payload, state, attempts, max_attempts, run_at, locked_by, last_error, created_at, updated_at";
 
 macro_rules! job_row {
     ($r:expr) => {
@@ -40,24 +41,13 @@ macro_rules! job_row {
 }
 
 /// Enqueues a job in the caller's transaction; it becomes visible (and wakes workers) at commit.
-pub async fn enqueue(
-    tx: &mut Tx,
-    kind: &str,
-    payload: &str,
-    run_at: i64,
-    max_attempts: i64,
-    now: i64,
-) -> Result<i64> {
+pub async fn enqueue(tx: &mut Tx, kind: &str, payload: &str, run_at: i64, max_attempts: i64, now: i64) -> Result<i64> {
     let id: i64 = with_conn!(&mut *tx, c => sqlx::query_scalar(
         "INSERT INTO jobs (kind, payload, state, attempts, max_attempts, run_at, created_at, updated_at)
          VALUES ($1, $2, 'queued', 0, $3, $4, $5, $5) RETURNING id")
         .bind(kind).bind(payload).bind(max_attempts).bind(run_at).bind(now).fetch_one(&mut *c).await)?;
     if let Tx::Postgres(c) = tx {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(NOTIFY_CHANNEL)
-            .bind(kind)
-            .execute(&mut **c)
-            .await?;
+        sqlx::query("SELECT pg_notify($1, $2)").bind(NOTIFY_CHANNEL).bind(kind).execute(&mut **c).await?;
     }
     Ok(id)
 }
@@ -82,10 +72,10 @@ pub async fn claim(db: &Db, node: &str, now: i64) -> Result<Option<JobRow>> {
     Ok(job)
 }
 
-/// Marks a claimed job done.
+/// Marks a claimed job done (keeping the node that ran it in `locked_by`).
 pub async fn complete(db: &Db, id: i64, now: i64) -> Result<()> {
     let mut tx = db.write().await?;
-    with_conn!(&mut tx, c => sqlx::query("UPDATE jobs SET state = 'done', locked_by = NULL, locked_at = NULL, last_error = NULL, updated_at = $2 WHERE id = $1")
+    with_conn!(&mut tx, c => sqlx::query("UPDATE jobs SET state = 'done', locked_at = NULL, last_error = NULL, updated_at = $2 WHERE id = $1")
         .bind(id).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     tx.commit().await
 }
@@ -123,8 +113,7 @@ pub async fn purge_done(tx: &mut Tx, before: i64) -> Result<u64> {
 
 /// Jobs in a state (all when `None`), newest first, at most `limit`.
 pub async fn list(tx: &mut Tx, state: Option<&str>, limit: i64) -> Result<Vec<JobRow>> {
-    let sql =
-        format!("SELECT {COLS} FROM jobs WHERE ($1 = '' OR state = $1) ORDER BY id DESC LIMIT $2");
+    let sql = format!("SELECT {COLS} FROM jobs WHERE ($1 = '' OR state = $1) ORDER BY id DESC LIMIT $2");
     with_conn!(tx, c => {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(state.unwrap_or("")).bind(limit).fetch_all(&mut *c).await?;
         rows.iter().map(|r| job_row!(r)).collect()
@@ -148,10 +137,7 @@ pub async fn retry(tx: &mut Tx, id: i64, now: i64) -> Result<bool> {
     if n > 0
         && let Tx::Postgres(c) = tx
     {
-        sqlx::query("SELECT pg_notify($1, 'retry')")
-            .bind(NOTIFY_CHANNEL)
-            .execute(&mut **c)
-            .await?;
+        sqlx::query("SELECT pg_notify($1, 'retry')").bind(NOTIFY_CHANNEL).execute(&mut **c).await?;
     }
     Ok(n > 0)
 }

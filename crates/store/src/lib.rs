@@ -10,9 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 /// Runs `$body` with `$c` bound to the transaction's connection, once per backend.
 #[macro_export]
@@ -70,12 +68,9 @@ impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         use sqlx::Error as E;
         match &e {
-            E::Io(_)
-            | E::Tls(_)
-            | E::PoolTimedOut
-            | E::PoolClosed
-            | E::WorkerCrashed
-            | E::Protocol(_) => Error::Unavailable(e.to_string()),
+            E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Protocol(_) => {
+                Error::Unavailable(e.to_string())
+            }
             E::Database(db) => {
                 let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
                 match code.as_str() {
@@ -91,9 +86,7 @@ impl From<sqlx::Error> for Error {
                     _ => Error::Other(e.to_string()),
                 }
             }
-            E::ColumnDecode { .. } | E::Decode(_) | E::ColumnNotFound(_) => {
-                Error::Corrupt(e.to_string())
-            }
+            E::ColumnDecode { .. } | E::Decode(_) | E::ColumnNotFound(_) => Error::Corrupt(e.to_string()),
             _ => Error::Other(e.to_string()),
         }
     }
@@ -149,11 +142,7 @@ pub struct Options {
 impl Options {
     /// Defaults for a server: 16 connections, 5 s acquire timeout.
     pub fn new(url: impl Into<String>) -> Self {
-        Options {
-            url: url.into(),
-            max_connections: 16,
-            acquire_timeout: Duration::from_secs(5),
-        }
+        Options { url: url.into(), max_connections: 16, acquire_timeout: Duration::from_secs(5) }
     }
 }
 
@@ -161,25 +150,16 @@ impl Db {
     /// Opens the database named by the URL (creating an SQLite file and its folder if missing).
     pub async fn connect(options: &Options) -> Result<Db> {
         let url = options.url.trim();
-        if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
             let path = path.split('?').next().unwrap_or(path);
             if path.is_empty() {
-                return Err(Error::Config(
-                    "the SQLite URL has no file path: use sqlite://PATH".into(),
-                ));
+                return Err(Error::Config("the SQLite URL has no file path: use sqlite://PATH".into()));
             }
             if let Some(parent) = Path::new(path).parent()
                 && !parent.as_os_str().is_empty()
             {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    Error::Config(format!(
-                        "cannot create the folder {}: {e}",
-                        parent.display()
-                    ))
-                })?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| Error::Config(format!("cannot create the folder {}: {e}", parent.display())))?;
             }
             let base = SqliteConnectOptions::new()
                 .filename(path)
@@ -198,12 +178,12 @@ impl Db {
             let read = SqlitePoolOptions::new()
                 .max_connections(options.max_connections.max(2))
                 .acquire_timeout(options.acquire_timeout)
-                .connect_with(base.read_only(true))
+                .connect_with(base)
                 .await?;
             Ok(Db::Sqlite { write, read })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(url)
-                .map_err(|e| Error::Config(format!("bad PostgreSQL URL: {e}")))?;
+            let opts =
+                PgConnectOptions::from_str(url).map_err(|e| Error::Config(format!("bad PostgreSQL URL: {e}")))?;
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
@@ -313,10 +293,7 @@ pub(crate) use bind_args;
 
 /// Builds `$1, $2, …` placeholders for `n` values starting after `start` existing ones.
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
-    (start + 1..=start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    (start + 1..=start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Microseconds since the Unix epoch, as stored.

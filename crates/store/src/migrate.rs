@@ -44,10 +44,7 @@ pub async fn run(db: &Db) -> Result<usize> {
         version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)";
     if let Tx::Postgres(c) = &mut tx {
         // Several nodes may start together: one migrates, the others wait and find nothing to do.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(PG_LOCK)
-            .execute(&mut **c)
-            .await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_LOCK).execute(&mut **c).await?;
     }
     with_conn!(&mut tx, c => sqlx::query(create).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     let applied: Vec<(i64, String)> = with_conn!(&mut tx, c =>
@@ -94,19 +91,23 @@ pub async fn run(db: &Db) -> Result<usize> {
 pub async fn columns(db: &Db) -> Result<Vec<(String, String)>> {
     let mut tx = db.read().await?;
     let rows: Vec<(String, String)> = match &mut tx {
-        Tx::Sqlite(c) => sqlx::query_as(
-            "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+        Tx::Sqlite(c) => {
+            sqlx::query_as(
+                "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
              WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE 'message_fts_%'
              ORDER BY m.name, p.name",
-        )
-        .fetch_all(&mut **c)
-        .await?,
-        Tx::Postgres(c) => sqlx::query_as(
-            "SELECT table_name::text, column_name::text FROM information_schema.columns
+            )
+            .fetch_all(&mut **c)
+            .await?
+        }
+        Tx::Postgres(c) => {
+            sqlx::query_as(
+                "SELECT table_name::text, column_name::text FROM information_schema.columns
              WHERE table_schema = current_schema() ORDER BY table_name, column_name",
-        )
-        .fetch_all(&mut **c)
-        .await?,
+            )
+            .fetch_all(&mut **c)
+            .await?
+        }
     };
     Ok(rows)
 }

@@ -20,12 +20,7 @@ macro_rules! partner_row {
 }
 
 /// Creates a partner.
-pub async fn insert_partner(
-    tx: &mut Tx,
-    name: &str,
-    kind: PartnerKind,
-    now: i64,
-) -> Result<PartnerRow> {
+pub async fn insert_partner(tx: &mut Tx, name: &str, kind: PartnerKind, now: i64) -> Result<PartnerRow> {
     with_conn!(tx, c => {
         let r = sqlx::query("INSERT INTO partners (name, kind, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id, name, kind, created_at")
             .bind(name).bind(kind.as_str()).bind(now).fetch_one(&mut *c).await?;
@@ -34,13 +29,7 @@ pub async fn insert_partner(
 }
 
 /// Renames or re-kinds a partner.
-pub async fn update_partner(
-    tx: &mut Tx,
-    id: i64,
-    name: &str,
-    kind: PartnerKind,
-    now: i64,
-) -> Result<()> {
+pub async fn update_partner(tx: &mut Tx, id: i64, name: &str, kind: PartnerKind, now: i64) -> Result<()> {
     with_conn!(tx, c => sqlx::query("UPDATE partners SET name = $2, kind = $3, updated_at = $4 WHERE id = $1")
         .bind(id).bind(name).bind(kind.as_str()).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
@@ -131,17 +120,14 @@ pub async fn customer(tx: &mut Tx, id: i64) -> Result<Option<CustomerRow>> {
 
 /// Customers, by code; only those of `partner_id` when given.
 pub async fn customers(tx: &mut Tx, partner_id: Option<i64>) -> Result<Vec<CustomerRow>> {
-    let sql = format!(
-        "SELECT {CUSTOMER_COLS} FROM customers WHERE ($1 IS NULL OR partner_id = $1) ORDER BY code"
-    );
+    let sql = format!("SELECT {CUSTOMER_COLS} FROM customers WHERE ($1 IS NULL OR partner_id = $1) ORDER BY code");
     with_conn!(tx, c => {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(partner_id).fetch_all(&mut *c).await?;
         rows.iter().map(|r| customer_row!(r)).collect()
     })
 }
 
-const CONTACT_COLS: &str =
-    "id, customer_id, email, name, phone, language, password_hash, created_at";
+const CONTACT_COLS: &str = "id, customer_id, email, name, phone, language, password_hash, created_at";
 
 macro_rules! contact_row {
     ($r:expr) => {
@@ -211,9 +197,7 @@ pub async fn contact(tx: &mut Tx, id: i64) -> Result<Option<ContactRow>> {
 
 /// Contacts, by email; only those of `customer_id` when given.
 pub async fn contacts(tx: &mut Tx, customer_id: Option<i64>) -> Result<Vec<ContactRow>> {
-    let sql = format!(
-        "SELECT {CONTACT_COLS} FROM contacts WHERE ($1 IS NULL OR customer_id = $1) ORDER BY email"
-    );
+    let sql = format!("SELECT {CONTACT_COLS} FROM contacts WHERE ($1 IS NULL OR customer_id = $1) ORDER BY email");
     with_conn!(tx, c => {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(customer_id).fetch_all(&mut *c).await?;
         rows.iter().map(|r| contact_row!(r)).collect()
@@ -251,15 +235,11 @@ pub struct UserData {
 }
 
 /// Creates a user.
-pub async fn insert_user(
-    tx: &mut Tx,
-    d: &UserData,
-    password_hash: Option<&str>,
-    now: i64,
-) -> Result<UserRow> {
+pub async fn insert_user(tx: &mut Tx, d: &UserData, password_hash: Option<&str>, now: i64) -> Result<UserRow> {
     let sql = format!(
         "INSERT INTO users (email, name, role, partner_id, password_hash, active, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {USER_COLS}");
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {USER_COLS}"
+    );
     with_conn!(tx, c => {
         let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&d.email).bind(&d.name).bind(d.role.as_str()).bind(d.partner_id)
             .bind(password_hash).bind(d.active).bind(now).fetch_one(&mut *c).await?;

@@ -104,10 +104,7 @@ macro_rules! field_row {
 
 /// Choices are stored one per line.
 fn serde_json_lines(text: &str) -> Vec<String> {
-    text.lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
+    text.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect()
 }
 
 /// A custom field to define.
@@ -122,12 +119,7 @@ pub struct FieldData {
 }
 
 /// Defines (or redefines, by name) a custom field of a queue.
-pub async fn upsert_field(
-    tx: &mut Tx,
-    queue_id: i64,
-    f: &FieldData,
-    now: i64,
-) -> Result<CustomFieldRow> {
+pub async fn upsert_field(tx: &mut Tx, queue_id: i64, f: &FieldData, now: i64) -> Result<CustomFieldRow> {
     let choices = f.choices.join("\n");
     with_conn!(tx, c => {
         let r = sqlx::query(

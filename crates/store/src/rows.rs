@@ -1,8 +1,6 @@
 //! What the repositories return: one struct per stored thing, with domain types where they exist.
 
-use domain::{
-    Category, Channel, CustomFieldKind, LinkKind, MessageKind, PartnerKind, Role, Severity, Status,
-};
+use domain::{Category, Channel, CustomFieldKind, LinkKind, MessageKind, PartnerKind, Role, Severity, Status};
 
 /// A queue of tickets.
 #[derive(Debug, Clone, PartialEq)]

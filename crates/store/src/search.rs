@@ -17,10 +17,7 @@ pub struct TextQuery {
 impl TextQuery {
     /// The text part of a parsed query; `None` when it has no terms.
     pub fn from_query(q: &SearchQuery) -> Option<TextQuery> {
-        q.has_text().then(|| TextQuery {
-            terms: q.terms.clone(),
-            fts5: q.fts5_match(),
-        })
+        q.has_text().then(|| TextQuery { terms: q.terms.clone(), fts5: q.fts5_match() })
     }
 }
 
@@ -48,13 +45,11 @@ pub async fn index_message(tx: &mut Tx, message_id: i64, title: &str, body: &str
                 .await?;
         }
         Tx::Postgres(c) => {
-            sqlx::query(
-                "INSERT INTO message_fts (message_id, doc) VALUES ($1, to_tsvector('simple', $2))",
-            )
-            .bind(message_id)
-            .bind(doc)
-            .execute(&mut **c)
-            .await?;
+            sqlx::query("INSERT INTO message_fts (message_id, doc) VALUES ($1, to_tsvector('simple', $2))")
+                .bind(message_id)
+                .bind(domain::search::fold_diacritics(&doc))
+                .execute(&mut **c)
+                .await?;
         }
     }
     Ok(())
@@ -67,16 +62,10 @@ pub async fn reindex_ticket(tx: &mut Tx, ticket_id: i64, title: &str) -> Result<
     for (id, body) in messages {
         match &mut *tx {
             Tx::Sqlite(c) => {
-                sqlx::query("DELETE FROM message_fts WHERE rowid = $1")
-                    .bind(id)
-                    .execute(&mut **c)
-                    .await?;
+                sqlx::query("DELETE FROM message_fts WHERE rowid = $1").bind(id).execute(&mut **c).await?;
             }
             Tx::Postgres(c) => {
-                sqlx::query("DELETE FROM message_fts WHERE message_id = $1")
-                    .bind(id)
-                    .execute(&mut **c)
-                    .await?;
+                sqlx::query("DELETE FROM message_fts WHERE message_id = $1").bind(id).execute(&mut **c).await?;
             }
         }
         index_message(tx, id, title, &body).await?;
@@ -89,10 +78,7 @@ pub fn matching_messages(backend: Backend, q: &TextQuery, args: &mut Vec<Arg>) -
     match backend {
         Backend::Sqlite => {
             args.push(Arg::Text(q.fts5.clone()));
-            format!(
-                "SELECT rowid FROM message_fts WHERE message_fts MATCH ${}",
-                args.len()
-            )
+            format!("SELECT rowid FROM message_fts WHERE message_fts MATCH ${}", args.len())
         }
         Backend::Postgres => {
             let parts: Vec<String> = q
@@ -103,14 +89,11 @@ pub fn matching_messages(backend: Backend, q: &TextQuery, args: &mut Vec<Arg>) -
                         SearchTerm::Word(w) => ("plainto_tsquery", w),
                         SearchTerm::Phrase(p) => ("phraseto_tsquery", p),
                     };
-                    args.push(Arg::Text(text.clone()));
+                    args.push(Arg::Text(domain::search::fold_diacritics(text)));
                     format!("{f}('simple', ${})", args.len())
                 })
                 .collect();
-            format!(
-                "SELECT message_id FROM message_fts WHERE doc @@ ({})",
-                parts.join(" && ")
-            )
+            format!("SELECT message_id FROM message_fts WHERE doc @@ ({})", parts.join(" && "))
         }
     }
 }

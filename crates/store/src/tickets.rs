@@ -4,8 +4,8 @@ use domain::{Category, Channel, LinkKind, MessageKind, Severity, Status};
 use sqlx::Row;
 
 use crate::{
-    Arg, AttachmentRow, LinkRow, MessageRow, Result, TicketContactRow, TicketListRow, TicketRow,
-    Tx, bind_args, parse, placeholders, search,
+    Arg, AttachmentRow, LinkRow, MessageRow, Result, TicketContactRow, TicketListRow, TicketRow, Tx, bind_args, parse,
+    placeholders, search,
 };
 
 const COLS: &str = "t.id, t.queue_id, t.title, t.status, t.owner_id, t.customer_id, t.category, t.severity, t.priority, \
@@ -79,10 +79,7 @@ pub async fn get_for_update(tx: &mut Tx, id: i64) -> Result<Option<TicketRow>> {
     match tx {
         Tx::Postgres(c) => {
             let sql = format!("SELECT {COLS} FROM tickets t WHERE t.id = $1 FOR UPDATE");
-            let r = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(id)
-                .fetch_optional(&mut **c)
-                .await?;
+            let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut **c).await?;
             r.map(|r| ticket_row!(r)).transpose()
         }
         Tx::Sqlite(_) => get(tx, id).await,
@@ -116,12 +113,7 @@ pub async fn add_contact(tx: &mut Tx, ticket_id: i64, contact_id: i64, cc: bool)
 }
 
 /// Removes a requestor or Cc; returns whether it was there.
-pub async fn remove_contact(
-    tx: &mut Tx,
-    ticket_id: i64,
-    contact_id: i64,
-    cc: bool,
-) -> Result<bool> {
+pub async fn remove_contact(tx: &mut Tx, ticket_id: i64, contact_id: i64, cc: bool) -> Result<bool> {
     let role = if cc { "cc" } else { "requestor" };
     let n = with_conn!(tx, c => sqlx::query("DELETE FROM ticket_contacts WHERE ticket_id = $1 AND contact_id = $2 AND role = $3")
         .bind(ticket_id).bind(contact_id).bind(role).execute(&mut *c).await?.rows_affected());
@@ -162,7 +154,8 @@ pub struct NewMessage {
     pub body_html: Option<String>,
 }
 
-const MSG_COLS: &str = "id, ticket_id, kind, author_user_id, author_contact_id, author_label, channel, body_text, body_html, created_at";
+const MSG_COLS: &str =
+    "id, ticket_id, kind, author_user_id, author_contact_id, author_label, channel, body_text, body_html, created_at";
 
 macro_rules! message_row {
     ($r:expr) => {
@@ -186,12 +179,7 @@ macro_rules! message_row {
 }
 
 /// Adds a message and indexes it for search under the ticket's `title`.
-pub async fn insert_message(
-    tx: &mut Tx,
-    m: &NewMessage,
-    title: &str,
-    now: i64,
-) -> Result<MessageRow> {
+pub async fn insert_message(tx: &mut Tx, m: &NewMessage, title: &str, now: i64) -> Result<MessageRow> {
     let sql = format!(
         "INSERT INTO messages (ticket_id, kind, author_user_id, author_contact_id, author_label, channel, body_text, body_html, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {MSG_COLS}"
@@ -209,9 +197,8 @@ pub async fn insert_message(
 
 /// The messages of a ticket, oldest first; only public replies when `public_only`.
 pub async fn messages(tx: &mut Tx, ticket_id: i64, public_only: bool) -> Result<Vec<MessageRow>> {
-    let sql = format!(
-        "SELECT {MSG_COLS} FROM messages WHERE ticket_id = $1 AND ($2 = 0 OR kind = 'reply') ORDER BY id"
-    );
+    let sql =
+        format!("SELECT {MSG_COLS} FROM messages WHERE ticket_id = $1 AND ($2 = 0 OR kind = 'reply') ORDER BY id");
     with_conn!(tx, c => {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ticket_id).bind(i64::from(public_only)).fetch_all(&mut *c).await?;
         rows.iter().map(|r| message_row!(r)).collect()
@@ -335,12 +322,7 @@ pub async fn merge_contents(tx: &mut Tx, from: i64, into: i64) -> Result<()> {
 }
 
 /// Sets (or clears, with `None`) a custom field value of a ticket.
-pub async fn set_field(
-    tx: &mut Tx,
-    ticket_id: i64,
-    field_id: i64,
-    value: Option<&str>,
-) -> Result<()> {
+pub async fn set_field(tx: &mut Tx, ticket_id: i64, field_id: i64, value: Option<&str>) -> Result<()> {
     with_conn!(tx, c => match value {
         Some(v) => sqlx::query("INSERT INTO field_values (ticket_id, field_id, value) VALUES ($1, $2, $3)
                                 ON CONFLICT (ticket_id, field_id) DO UPDATE SET value = excluded.value")
@@ -417,11 +399,7 @@ pub async fn list(tx: &mut Tx, f: &Filter) -> Result<Vec<TicketListRow>> {
     if f.statuses.is_empty() {
         wh.push("t.status <> 'deleted'".into());
     } else {
-        let ph: Vec<String> = f
-            .statuses
-            .iter()
-            .map(|s| push(&mut args, Arg::Text(s.as_str().into())))
-            .collect();
+        let ph: Vec<String> = f.statuses.iter().map(|s| push(&mut args, Arg::Text(s.as_str().into()))).collect();
         wh.push(format!("t.status IN ({})", ph.join(", ")));
     }
     match f.owner {
@@ -433,22 +411,11 @@ pub async fn list(tx: &mut Tx, f: &Filter) -> Result<Vec<TicketListRow>> {
         None => {}
     }
     if !f.customer_codes.is_empty() {
-        let ph: Vec<String> = f
-            .customer_codes
-            .iter()
-            .map(|s| push(&mut args, Arg::Text(s.clone())))
-            .collect();
-        wh.push(format!(
-            "t.customer_id IN (SELECT id FROM customers WHERE code IN ({}))",
-            ph.join(", ")
-        ));
+        let ph: Vec<String> = f.customer_codes.iter().map(|s| push(&mut args, Arg::Text(s.clone()))).collect();
+        wh.push(format!("t.customer_id IN (SELECT id FROM customers WHERE code IN ({}))", ph.join(", ")));
     }
     if !f.requestor_emails.is_empty() {
-        let ph: Vec<String> = f
-            .requestor_emails
-            .iter()
-            .map(|s| push(&mut args, Arg::Text(s.clone())))
-            .collect();
+        let ph: Vec<String> = f.requestor_emails.iter().map(|s| push(&mut args, Arg::Text(s.clone()))).collect();
         wh.push(format!(
             "t.id IN (SELECT tc.ticket_id FROM ticket_contacts tc JOIN contacts c ON c.id = tc.contact_id
                       WHERE tc.role = 'requestor' AND c.email IN ({}))",
@@ -457,14 +424,11 @@ pub async fn list(tx: &mut Tx, f: &Filter) -> Result<Vec<TicketListRow>> {
     }
     if let Some(p) = f.partner_id {
         let p = push(&mut args, Arg::Int(p));
-        wh.push(format!(
-            "t.customer_id IN (SELECT id FROM customers WHERE partner_id = {p})"
-        ));
+        wh.push(format!("t.customer_id IN (SELECT id FROM customers WHERE partner_id = {p})"));
     }
     if let Some((customer, contact)) = f.contact {
         let ct = push(&mut args, Arg::Int(contact));
-        let own =
-            format!("t.id IN (SELECT ticket_id FROM ticket_contacts WHERE contact_id = {ct})");
+        let own = format!("t.id IN (SELECT ticket_id FROM ticket_contacts WHERE contact_id = {ct})");
         match customer {
             Some(cu) => {
                 let cu = push(&mut args, Arg::Int(cu));
@@ -475,14 +439,8 @@ pub async fn list(tx: &mut Tx, f: &Filter) -> Result<Vec<TicketListRow>> {
     }
     if let Some(text) = &f.text {
         let matching = search::matching_messages(tx.backend(), text, &mut args);
-        let public = if f.public_only {
-            " AND m.kind = 'reply'"
-        } else {
-            ""
-        };
-        wh.push(format!(
-            "t.id IN (SELECT m.ticket_id FROM messages m WHERE m.id IN ({matching}){public})"
-        ));
+        let public = if f.public_only { " AND m.kind = 'reply'" } else { "" };
+        wh.push(format!("t.id IN (SELECT m.ticket_id FROM messages m WHERE m.id IN ({matching}){public})"));
     }
     let (key, order) = match f.order {
         Order::Newest => ("t.id", "t.id DESC"),

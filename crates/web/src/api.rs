@@ -10,10 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use domain::{
-    Category, CustomFieldKind, LinkKind, MessageKind, PartnerKind, QueueRights, Role, Severity,
-    Status,
-};
+use domain::{Category, CustomFieldKind, LinkKind, MessageKind, PartnerKind, QueueRights, Role, Severity, Status};
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -24,9 +21,7 @@ use crate::problem::{ApiError, ApiJson, ApiQuery, Auth, Problem, ticket_number};
 
 type ApiResult<T> = Result<T, ApiError>;
 
-fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
+fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -54,16 +49,11 @@ fn attachments(list: Vec<AttachmentBody>) -> ApiResult<Vec<AttachmentInput>> {
                         .decode(a.content_base64.trim().trim_end_matches('='))
                 })
                 .map_err(|e| {
-                    ApiError::bad_request(
-                        &format!("attachments[{i}].content_base64"),
-                        format!("not base64: {e}"),
-                    )
+                    ApiError::bad_request(&format!("attachments[{i}].content_base64"), format!("not base64: {e}"))
                 })?;
             Ok(AttachmentInput {
                 filename: a.filename,
-                content_type: a
-                    .content_type
-                    .unwrap_or_else(|| "application/octet-stream".into()),
+                content_type: a.content_type.unwrap_or_else(|| "application/octet-stream".into()),
                 data,
             })
         })
@@ -249,10 +239,7 @@ async fn create_ticket(
         fields: b.fields,
         attachments: attachments(b.attachments)?,
     };
-    Ok((
-        StatusCode::CREATED,
-        Json(s.app.create_ticket(&actor, input).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(s.app.create_ticket(&actor, input).await?)))
 }
 
 #[utoipa::path(get, path = "/tickets", tag = "tickets", params(ListParams),
@@ -263,17 +250,8 @@ async fn list_tickets(
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> ApiResult<Json<TicketPage>> {
     let mut statuses = Vec::new();
-    for st in p
-        .status
-        .iter()
-        .flat_map(|s| s.split(','))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        statuses.push(
-            st.parse::<Status>()
-                .map_err(|e| ApiError::bad_request("status", e))?,
-        );
+    for st in p.status.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()) {
+        statuses.push(st.parse::<Status>().map_err(|e| ApiError::bad_request("status", e))?);
     }
     let input = ListInput {
         q: p.q,
@@ -320,11 +298,7 @@ async fn patch_ticket(
         cc: b.cc,
         fields: b.fields,
     };
-    Ok(Json(
-        s.app
-            .update_ticket(&actor, ticket_number(&number)?, patch)
-            .await?,
-    ))
+    Ok(Json(s.app.update_ticket(&actor, ticket_number(&number)?, patch).await?))
 }
 
 #[utoipa::path(post, path = "/tickets/{number}/messages", tag = "tickets", params(("number" = i64, Path)), request_body = MessageBody,
@@ -344,14 +318,7 @@ async fn post_message(
         status: b.status,
         owner: b.owner,
     };
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            s.app
-                .add_message(&actor, ticket_number(&number)?, input)
-                .await?,
-        ),
-    ))
+    Ok((StatusCode::CREATED, Json(s.app.add_message(&actor, ticket_number(&number)?, input).await?)))
 }
 
 #[utoipa::path(get, path = "/tickets/{number}/messages", tag = "tickets", params(("number" = i64, Path)),
@@ -371,29 +338,14 @@ async fn get_attachment(
     Auth(actor): Auth,
     Path((number, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::not_found(format!("attachment {id}")))?;
-    let (a, data) = s
-        .app
-        .attachment(&actor, ticket_number(&number)?, id)
-        .await?;
+    let id: i64 = id.parse().map_err(|_| ApiError::not_found(format!("attachment {id}")))?;
+    let (a, data) = s.app.attachment(&actor, ticket_number(&number)?, id).await?;
     let mut r = data.into_response();
     let h = r.headers_mut();
-    let ct = HeaderValue::from_str(&a.content_type)
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let ct = HeaderValue::from_str(&a.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
     h.insert(header::CONTENT_TYPE, ct);
-    let name: String = a
-        .filename
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let name: String =
+        a.filename.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' }).collect();
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
@@ -408,9 +360,7 @@ async fn get_events(
     Auth(actor): Auth,
     Path(number): Path<String>,
 ) -> ApiResult<Json<Vec<EventView>>> {
-    Ok(Json(
-        s.app.ticket_events(&actor, ticket_number(&number)?).await?,
-    ))
+    Ok(Json(s.app.ticket_events(&actor, ticket_number(&number)?).await?))
 }
 
 #[utoipa::path(get, path = "/tickets/{number}/links", tag = "tickets", params(("number" = i64, Path)),
@@ -431,11 +381,7 @@ async fn post_link(
     Path(number): Path<String>,
     ApiJson(b): ApiJson<LinkBody>,
 ) -> ApiResult<Json<Vec<LinkView>>> {
-    Ok(Json(
-        s.app
-            .add_link(&actor, ticket_number(&number)?, b.kind, b.to)
-            .await?,
-    ))
+    Ok(Json(s.app.add_link(&actor, ticket_number(&number)?, b.kind, b.to).await?))
 }
 
 #[utoipa::path(delete, path = "/tickets/{number}/links/{kind}/{to}", tag = "tickets",
@@ -446,15 +392,9 @@ async fn delete_link(
     Auth(actor): Auth,
     Path((number, kind, to)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Vec<LinkView>>> {
-    let kind: LinkKind = kind
-        .parse()
-        .map_err(|e: String| ApiError::bad_request("kind", e))?;
+    let kind: LinkKind = kind.parse().map_err(|e: String| ApiError::bad_request("kind", e))?;
     let to = ticket_number(&to)?;
-    Ok(Json(
-        s.app
-            .remove_link(&actor, ticket_number(&number)?, kind, to)
-            .await?,
-    ))
+    Ok(Json(s.app.remove_link(&actor, ticket_number(&number)?, kind, to).await?))
 }
 
 #[utoipa::path(post, path = "/tickets/{number}/merge", tag = "tickets", params(("number" = i64, Path)), request_body = MergeBody,
@@ -466,11 +406,7 @@ async fn merge_ticket(
     Path(number): Path<String>,
     ApiJson(b): ApiJson<MergeBody>,
 ) -> ApiResult<Json<TicketView>> {
-    Ok(Json(
-        s.app
-            .merge_ticket(&actor, ticket_number(&number)?, b.into)
-            .await?,
-    ))
+    Ok(Json(s.app.merge_ticket(&actor, ticket_number(&number)?, b.into).await?))
 }
 
 /// A queue to create or replace.
@@ -526,10 +462,7 @@ pub struct FieldBody {
 }
 
 #[utoipa::path(get, path = "/queues", tag = "queues", responses((status = 200, body = Vec<QueueView>)), security(("bearer" = [])))]
-async fn list_queues(
-    State(s): State<AppState>,
-    Auth(actor): Auth,
-) -> ApiResult<Json<Vec<QueueView>>> {
+async fn list_queues(State(s): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<Vec<QueueView>>> {
     Ok(Json(s.app.queues(&actor).await?))
 }
 
@@ -540,10 +473,7 @@ async fn create_queue(
     Auth(actor): Auth,
     ApiJson(b): ApiJson<QueueBody>,
 ) -> ApiResult<(StatusCode, Json<QueueView>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(s.app.create_queue(&actor, b.into()).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(s.app.create_queue(&actor, b.into()).await?)))
 }
 
 #[utoipa::path(get, path = "/queues/{slug}", tag = "queues", params(("slug" = String, Path)),
@@ -626,15 +556,11 @@ pub struct PasswordBody {
 }
 
 fn path_id(text: &str, what: &str) -> ApiResult<i64> {
-    text.parse()
-        .map_err(|_| ApiError::not_found(format!("{what} {text}")))
+    text.parse().map_err(|_| ApiError::not_found(format!("{what} {text}")))
 }
 
 #[utoipa::path(get, path = "/users", tag = "users", responses((status = 200, body = Vec<UserView>), (status = 403, body = Problem)), security(("bearer" = [])))]
-async fn list_users(
-    State(s): State<AppState>,
-    Auth(actor): Auth,
-) -> ApiResult<Json<Vec<UserView>>> {
+async fn list_users(State(s): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<Vec<UserView>>> {
     Ok(Json(s.app.users(&actor).await?))
 }
 
@@ -645,30 +571,13 @@ async fn create_user(
     Auth(actor): Auth,
     ApiJson(b): ApiJson<UserBody>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    let input = UserInput {
-        email: b.email,
-        name: b.name,
-        role: b.role,
-        partner_id: b.partner_id,
-        active: b.active,
-    };
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            s.app
-                .create_user(&actor, input, b.password.as_deref())
-                .await?,
-        ),
-    ))
+    let input = UserInput { email: b.email, name: b.name, role: b.role, partner_id: b.partner_id, active: b.active };
+    Ok((StatusCode::CREATED, Json(s.app.create_user(&actor, input, b.password.as_deref()).await?)))
 }
 
 #[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = i64, Path)),
     responses((status = 200, body = UserView), (status = 403, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
-async fn get_user(
-    State(s): State<AppState>,
-    Auth(actor): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<UserView>> {
+async fn get_user(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult<Json<UserView>> {
     Ok(Json(s.app.user(&actor, path_id(&id, "user")?).await?))
 }
 
@@ -681,23 +590,10 @@ async fn put_user(
     ApiJson(b): ApiJson<UserBody>,
 ) -> ApiResult<Json<UserView>> {
     if b.password.is_some() {
-        return Err(ApiError::bad_request(
-            "password",
-            "set passwords with PUT /users/{id}/password",
-        ));
+        return Err(ApiError::bad_request("password", "set passwords with PUT /users/{id}/password"));
     }
-    let input = UserInput {
-        email: b.email,
-        name: b.name,
-        role: b.role,
-        partner_id: b.partner_id,
-        active: b.active,
-    };
-    Ok(Json(
-        s.app
-            .update_user(&actor, path_id(&id, "user")?, input)
-            .await?,
-    ))
+    let input = UserInput { email: b.email, name: b.name, role: b.role, partner_id: b.partner_id, active: b.active };
+    Ok(Json(s.app.update_user(&actor, path_id(&id, "user")?, input).await?))
 }
 
 #[utoipa::path(put, path = "/users/{id}/password", tag = "users", params(("id" = i64, Path)), request_body = PasswordBody,
@@ -708,9 +604,7 @@ async fn put_password(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<PasswordBody>,
 ) -> ApiResult<StatusCode> {
-    s.app
-        .set_password(&actor, path_id(&id, "user")?, &b.password)
-        .await?;
+    s.app.set_password(&actor, path_id(&id, "user")?, &b.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -722,11 +616,7 @@ async fn put_rights(
     Path((id, queue)): Path<(String, String)>,
     ApiJson(b): ApiJson<QueueRights>,
 ) -> ApiResult<Json<UserView>> {
-    Ok(Json(
-        s.app
-            .set_rights(&actor, path_id(&id, "user")?, &queue, b)
-            .await?,
-    ))
+    Ok(Json(s.app.set_rights(&actor, path_id(&id, "user")?, &queue, b).await?))
 }
 
 /// A partner.
@@ -740,10 +630,7 @@ pub struct PartnerBody {
 }
 
 #[utoipa::path(get, path = "/partners", tag = "customers", responses((status = 200, body = Vec<PartnerView>)), security(("bearer" = [])))]
-async fn list_partners(
-    State(s): State<AppState>,
-    Auth(actor): Auth,
-) -> ApiResult<Json<Vec<PartnerView>>> {
+async fn list_partners(State(s): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<Vec<PartnerView>>> {
     Ok(Json(s.app.partners(&actor).await?))
 }
 
@@ -754,10 +641,7 @@ async fn create_partner(
     Auth(actor): Auth,
     ApiJson(b): ApiJson<PartnerBody>,
 ) -> ApiResult<(StatusCode, Json<PartnerView>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(s.app.save_partner(&actor, None, &b.name, b.kind).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(s.app.save_partner(&actor, None, &b.name, b.kind).await?)))
 }
 
 #[utoipa::path(get, path = "/partners/{id}", tag = "customers", params(("id" = i64, Path)), responses((status = 200, body = PartnerView), (status = 404, body = Problem)), security(("bearer" = [])))]
@@ -777,11 +661,7 @@ async fn put_partner(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<PartnerBody>,
 ) -> ApiResult<Json<PartnerView>> {
-    Ok(Json(
-        s.app
-            .save_partner(&actor, Some(path_id(&id, "partner")?), &b.name, b.kind)
-            .await?,
-    ))
+    Ok(Json(s.app.save_partner(&actor, Some(path_id(&id, "partner")?), &b.name, b.kind).await?))
 }
 
 /// A customer.
@@ -802,20 +682,12 @@ pub struct CustomerBody {
 
 impl From<CustomerBody> for CustomerInput {
     fn from(b: CustomerBody) -> Self {
-        CustomerInput {
-            code: b.code,
-            name: b.name,
-            vip: b.vip,
-            partner_id: b.partner_id,
-        }
+        CustomerInput { code: b.code, name: b.name, vip: b.vip, partner_id: b.partner_id }
     }
 }
 
 #[utoipa::path(get, path = "/customers", tag = "customers", responses((status = 200, body = Vec<CustomerView>)), security(("bearer" = [])))]
-async fn list_customers(
-    State(s): State<AppState>,
-    Auth(actor): Auth,
-) -> ApiResult<Json<Vec<CustomerView>>> {
+async fn list_customers(State(s): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<Vec<CustomerView>>> {
     Ok(Json(s.app.customers(&actor).await?))
 }
 
@@ -826,10 +698,7 @@ async fn create_customer(
     Auth(actor): Auth,
     ApiJson(b): ApiJson<CustomerBody>,
 ) -> ApiResult<(StatusCode, Json<CustomerView>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(s.app.create_customer(&actor, b.into()).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(s.app.create_customer(&actor, b.into()).await?)))
 }
 
 #[utoipa::path(get, path = "/customers/{code}", tag = "customers", params(("code" = String, Path)),
@@ -875,13 +744,7 @@ pub struct ContactBody {
 
 impl From<ContactBody> for ContactInput {
     fn from(b: ContactBody) -> Self {
-        ContactInput {
-            email: b.email,
-            name: b.name,
-            phone: b.phone,
-            language: b.language,
-            customer: b.customer,
-        }
+        ContactInput { email: b.email, name: b.name, phone: b.phone, language: b.language, customer: b.customer }
     }
 }
 
@@ -910,10 +773,7 @@ async fn create_contact(
     Auth(actor): Auth,
     ApiJson(b): ApiJson<ContactBody>,
 ) -> ApiResult<(StatusCode, Json<ContactView>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(s.app.create_contact(&actor, b.into()).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(s.app.create_contact(&actor, b.into()).await?)))
 }
 
 #[utoipa::path(get, path = "/contacts/{id}", tag = "customers", params(("id" = i64, Path)), responses((status = 200, body = ContactView), (status = 404, body = Problem)), security(("bearer" = [])))]
@@ -933,11 +793,7 @@ async fn put_contact(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<ContactBody>,
 ) -> ApiResult<Json<ContactView>> {
-    Ok(Json(
-        s.app
-            .update_contact(&actor, path_id(&id, "contact")?, b.into())
-            .await?,
-    ))
+    Ok(Json(s.app.update_contact(&actor, path_id(&id, "contact")?, b.into()).await?))
 }
 
 /// A token to create.
@@ -954,10 +810,7 @@ pub struct TokenBody {
 }
 
 #[utoipa::path(get, path = "/tokens", tag = "tokens", responses((status = 200, body = Vec<TokenView>), (status = 403, body = Problem)), security(("bearer" = [])))]
-async fn list_tokens(
-    State(s): State<AppState>,
-    Auth(actor): Auth,
-) -> ApiResult<Json<Vec<TokenView>>> {
+async fn list_tokens(State(s): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<Vec<TokenView>>> {
     Ok(Json(s.app.tokens(&actor).await?))
 }
 
@@ -968,23 +821,12 @@ async fn create_token(
     Auth(actor): Auth,
     ApiJson(b): ApiJson<TokenBody>,
 ) -> ApiResult<(StatusCode, Json<NewTokenView>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            s.app
-                .create_token(&actor, &b.name, b.role, b.user.as_deref())
-                .await?,
-        ),
-    ))
+    Ok((StatusCode::CREATED, Json(s.app.create_token(&actor, &b.name, b.role, b.user.as_deref()).await?)))
 }
 
 #[utoipa::path(delete, path = "/tokens/{id}", tag = "tokens", params(("id" = i64, Path)),
     responses((status = 204, description = "Revoked"), (status = 404, body = Problem)), security(("bearer" = [])))]
-async fn revoke_token(
-    State(s): State<AppState>,
-    Auth(actor): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
+async fn revoke_token(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     s.app.revoke_token(&actor, path_id(&id, "token")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -1006,20 +848,12 @@ async fn list_jobs(
     Auth(actor): Auth,
     ApiQuery(p): ApiQuery<JobParams>,
 ) -> ApiResult<Json<Vec<JobView>>> {
-    Ok(Json(
-        s.app
-            .jobs(&actor, p.state.as_deref(), p.limit.unwrap_or(100))
-            .await?,
-    ))
+    Ok(Json(s.app.jobs(&actor, p.state.as_deref(), p.limit.unwrap_or(100)).await?))
 }
 
 #[utoipa::path(post, path = "/jobs/{id}/retry", tag = "jobs", params(("id" = i64, Path)),
     responses((status = 200, body = JobView), (status = 404, body = Problem), (status = 409, body = Problem)), security(("bearer" = [])))]
-async fn retry_job(
-    State(s): State<AppState>,
-    Auth(actor): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<JobView>> {
+async fn retry_job(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult<Json<JobView>> {
     Ok(Json(s.app.retry_job(&actor, path_id(&id, "job")?).await?))
 }
 

@@ -70,12 +70,8 @@ impl From<app::Error> for ApiError {
         use app::Error as E;
         let detail = e.to_string();
         match e {
-            E::NotFound(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
-            }
-            E::Forbidden(_) => {
-                ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Not permitted", detail)
-            }
+            E::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail),
+            E::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Not permitted", detail),
             E::Unauthenticated => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
@@ -83,22 +79,13 @@ impl From<app::Error> for ApiError {
                 "send a valid, unrevoked API token as `Authorization: Bearer <token>`",
             ),
             E::Invalid(errors) => {
-                let mut a = ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid-input",
-                    "Invalid input",
-                    detail,
-                );
+                let mut a = ApiError::new(StatusCode::BAD_REQUEST, "invalid-input", "Invalid input", detail);
                 a.problem.errors = errors;
                 a
             }
             E::Transition { allowed, .. } => {
-                let mut a = ApiError::new(
-                    StatusCode::CONFLICT,
-                    "invalid-transition",
-                    "Status change not allowed",
-                    detail,
-                );
+                let mut a =
+                    ApiError::new(StatusCode::CONFLICT, "invalid-transition", "Status change not allowed", detail);
                 a.problem.allowed = Some(allowed);
                 a
             }
@@ -130,10 +117,7 @@ impl IntoResponse for ApiError {
         let body = serde_json::to_vec(&self.problem).unwrap_or_default();
         let mut r = (self.status, body).into_response();
         let h = r.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if self.status == StatusCode::UNAUTHORIZED {
             h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
@@ -151,19 +135,10 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim);
+        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).map(str::trim);
         match token {
-            Some(t) if !t.is_empty() => {
-                Ok(Auth(state.app.authenticate_token(t, Channel::Api).await?))
-            }
+            Some(t) if !t.is_empty() => Ok(Auth(state.app.authenticate_token(t, Channel::Api).await?)),
             _ => Err(app::Error::Unauthenticated.into()),
         }
     }
@@ -181,14 +156,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|ct| {
-                let ct = ct
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                ct == "application/json"
-                    || (ct.starts_with("application/") && ct.ends_with("+json"))
+                let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                ct == "application/json" || (ct.starts_with("application/") && ct.ends_with("+json"))
             })
             .unwrap_or(false);
         if !json {
@@ -199,40 +168,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 "send the body as JSON with `Content-Type: application/json`",
             ));
         }
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "too-large",
-                        "Body too large",
-                        e.body_text(),
-                    )
-                } else {
-                    ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "unreadable-body",
-                        "Unreadable body",
-                        e.body_text(),
-                    )
-                }
-            })?;
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Body too large", e.body_text())
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "unreadable-body", "Unreadable body", e.body_text())
+            }
+        })?;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize(de) {
             Ok(v) => Ok(ApiJson(v)),
             Err(e) => {
                 let path = e.path().to_string();
                 let inner = e.into_inner();
-                let field = if path == "." || path.is_empty() {
-                    "body".to_string()
-                } else {
-                    path
-                };
+                let field = if path == "." || path == "?" || path.is_empty() { "body".to_string() } else { path };
                 let msg = inner.to_string();
-                let msg = match msg.find(" at line ") {
-                    Some(i) => msg[..i].to_string(),
-                    None => msg,
+                // Syntax errors keep their position; data errors are placed by the field name.
+                let msg = match (inner.is_data(), msg.find(" at line ")) {
+                    (true, Some(i)) => msg[..i].to_string(),
+                    _ => msg,
                 };
                 Err(ApiError::bad_request(&field, msg))
             }
@@ -255,8 +209,5 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
 /// Parses a ticket number from a path segment; anything else is an unknown ticket.
 pub fn ticket_number(text: &str) -> Result<i64, ApiError> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ApiError::not_found(format!("ticket {text}")))
+    text.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| ApiError::not_found(format!("ticket {text}")))
 }

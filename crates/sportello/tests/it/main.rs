@@ -1,1 +1,10 @@
+//! Sportello's integration tests: one binary, every storage behaviour on SQLite and PostgreSQL.
 
+mod harness;
+
+mod access;
+mod api;
+mod jobs;
+mod process;
+mod storage;
+mod tickets;
