@@ -76,8 +76,13 @@ impl From<sqlx::Error> for Error {
                 match code.as_str() {
                     // PostgreSQL: unique, foreign key, check violations.
                     "23505" | "23503" | "23514" => Error::Conflict(db.message().to_owned()),
-                    // PostgreSQL: connection failures, shutdown, too many connections.
-                    c if c.starts_with("08") || c.starts_with("57P") || c == "53300" => {
+                    // PostgreSQL: connection failures, shutdown, too many connections, database
+                    // closed to connections or missing, authentication refused, serialisation
+                    // failures and deadlocks (a retry later succeeds).
+                    c if c.starts_with("08")
+                        || c.starts_with("57P")
+                        || ["53300", "55000", "3D000", "28000", "28P01", "40001", "40P01"].contains(&c) =>
+                    {
                         Error::Unavailable(db.message().to_owned())
                     }
                     // SQLite: busy / locked, and constraint violations (primary key, unique, foreign key).

@@ -134,7 +134,11 @@ fn kill_9_during_a_burst_loses_no_acknowledged_ticket() {
     let server = Server::start(&url, &["--workers", "0"]);
     let a = agent();
     for n in acknowledged.iter().step_by((acknowledged.len() / 20).max(1)) {
-        let r = a.get(format!("{}/api/v1/tickets/{n}", server.base)).header("Authorization", format!("Bearer {tok}")).call().unwrap();
+        let r = a
+            .get(format!("{}/api/v1/tickets/{n}", server.base))
+            .header("Authorization", format!("Bearer {tok}"))
+            .call()
+            .unwrap();
         assert_eq!(r.status(), 200, "acknowledged ticket {n} is not served after the crash");
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
