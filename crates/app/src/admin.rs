@@ -89,6 +89,7 @@ pub struct ContactInput {
 /// The languages Sportello speaks.
 pub const LANGUAGES: [&str; 3] = ["en", "it", "ca"];
 
+#[allow(clippy::too_many_arguments)] // one argument per column of the event
 async fn audit(
     tx: &mut Tx,
     actor: &Actor,
@@ -311,10 +312,8 @@ impl App {
         match (input.role, input.partner_id) {
             (Role::Contact, _) => p.add("role", "contacts are managed as contacts; a user is admin, agent or partner"),
             (Role::Partner, None) => p.add("partner_id", "a partner user needs its partner"),
-            (Role::Partner, Some(pid)) => {
-                if store::people::partner(tx, pid).await?.is_none() {
-                    p.add("partner_id", format!("no partner {pid}"));
-                }
+            (Role::Partner, Some(pid)) if store::people::partner(tx, pid).await?.is_none() => {
+                p.add("partner_id", format!("no partner {pid}"))
             }
             (_, Some(_)) => p.add("partner_id", "only partner users belong to a partner"),
             _ => {}

@@ -137,6 +137,7 @@ pub(crate) async fn resolve(tx: &mut Tx, number: i64) -> Result<TicketRow> {
 }
 
 /// Records one event of a ticket.
+#[allow(clippy::too_many_arguments)] // one argument per column of the event
 pub(crate) async fn record(
     tx: &mut Tx,
     actor: &Actor,
@@ -307,10 +308,10 @@ impl App {
             Some(email) => self.owner_for(&mut tx, &mut p, "owner", email, queue.as_ref().map(|q| q.id)).await?,
             None => None,
         };
-        if let (Some(q), true) = (&queue, actor.is_staff()) {
-            if !actor.queue_rights(q.id).has(domain::Right::Reply) {
-                return Err(Error::Forbidden(format!("you may not open tickets in queue {}", q.slug)));
-            }
+        if let (Some(q), true) = (&queue, actor.is_staff())
+            && !actor.queue_rights(q.id).has(domain::Right::Reply)
+        {
+            return Err(Error::Forbidden(format!("you may not open tickets in queue {}", q.slug)));
         }
         p.finish()?;
         let (Some(queue), Some(title)) = (queue, title) else {

@@ -35,7 +35,7 @@ pub struct Problem {
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    problem: Problem,
+    problem: Box<Problem>,
 }
 
 impl ApiError {
@@ -43,14 +43,14 @@ impl ApiError {
     pub fn new(status: StatusCode, kind: &str, title: &str, detail: impl Into<String>) -> ApiError {
         ApiError {
             status,
-            problem: Problem {
+            problem: Box::new(Problem {
                 kind: format!("https://sportello.dev/problems/{kind}"),
                 title: title.into(),
                 status: status.as_u16(),
                 detail: detail.into(),
                 errors: Vec::new(),
                 allowed: None,
-            },
+            }),
         }
     }
 

@@ -100,12 +100,12 @@ impl Ctx {
     /// Closes the pools and drops a PostgreSQL test database.
     pub async fn finish(self) {
         self.app.db.close().await;
-        if let Some((admin, name)) = &self.pg {
-            if let Ok(mut c) = sqlx::PgConnection::connect(admin).await {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                    .execute(&mut c)
-                    .await;
-            }
+        if let Some((admin, name)) = &self.pg
+            && let Ok(mut c) = sqlx::PgConnection::connect(admin).await
+        {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&mut c)
+                .await;
         }
     }
 

@@ -124,7 +124,7 @@ both!(
         for w in workers {
             w.await.unwrap();
         }
-        let runs = runs.lock().unwrap();
+        let runs = runs.lock().unwrap().clone();
         assert_eq!(runs.len(), ids.len(), "every job ran within 20 s");
         assert!(runs.values().all(|nodes| nodes.len() == 1), "a job ran twice");
         let nodes: std::collections::HashSet<&str> = runs.values().map(|v| &v[0][..5]).collect();

@@ -1,5 +1,7 @@
 //! Sportello's integration tests: one binary, every storage behaviour on SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod harness;
 
 mod access;
