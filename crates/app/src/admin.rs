@@ -315,6 +315,7 @@ impl App {
             (Role::Partner, Some(pid)) if store::people::partner(tx, pid).await?.is_none() => {
                 p.add("partner_id", format!("no partner {pid}"))
             }
+            (Role::Partner, Some(_)) => {}
             (_, Some(_)) => p.add("partner_id", "only partner users belong to a partner"),
             _ => {}
         }
@@ -762,6 +763,12 @@ impl App {
                 if role == Role::Admin && u.role != Role::Admin {
                     return Err(Error::invalid("role", format!("`{e}` is not an admin")));
                 }
+                if !matches!(u.role, Role::Admin | Role::Agent) {
+                    return Err(Error::invalid(
+                        "user",
+                        format!("`{e}` is a {}: API tokens are for admins and agents", u.role),
+                    ));
+                }
                 Some(u.id)
             }
             None => None,
@@ -798,5 +805,32 @@ impl App {
         actor.require_admin()?;
         let mut tx = self.db.read().await?;
         Ok(store::events::for_subject(&mut tx, subject, id).await?.into_iter().map(EventView::from).collect())
+    }
+}
+
+impl App {
+    /// The next free ticket and message numbers, for a bulk load. Admins only.
+    pub async fn bulk_next_ids(&self, actor: &Actor) -> Result<(i64, i64)> {
+        actor.require_admin()?;
+        let mut tx = self.db.read().await?;
+        Ok(store::bulk::next_ids(&mut tx).await?)
+    }
+
+    /// Loads prepared tickets in one transaction (seeding, imports). Admins only.
+    pub async fn bulk_load(&self, actor: &Actor, tickets: &[store::bulk::BulkTicket]) -> Result<()> {
+        actor.require_admin()?;
+        let mut tx = self.db.write().await?;
+        store::bulk::insert(&mut tx, tickets).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends a bulk load: id sequences and planner statistics. Admins only.
+    pub async fn bulk_finish(&self, actor: &Actor) -> Result<()> {
+        actor.require_admin()?;
+        let mut tx = self.db.write().await?;
+        store::bulk::finish(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -65,10 +65,19 @@ impl App {
                 if !user.active {
                     return Err(Error::Unauthenticated);
                 }
-                // A token never gives more than its user has: an admin's agent token acts as an agent.
-                let role = if token.role == Role::Admin && user.role == Role::Admin { Role::Admin } else { user.role };
-                let role = if token.role == Role::Agent && role == Role::Admin { Role::Agent } else { role };
-                self.user_actor(&mut tx, &user, role, channel).await
+                // A token never gives more than its user has, nor more than its own role: an
+                // admin's agent token acts as an agent on every queue, without admin powers.
+                match (token.role, user.role) {
+                    (Role::Admin, Role::Admin) => self.user_actor(&mut tx, &user, Role::Admin, channel).await,
+                    (Role::Agent, Role::Admin) => Ok(Actor {
+                        who: Who::Agent { all: true, queues: Vec::new() },
+                        user_id: Some(user.id),
+                        label: format!("{} <{}>", user.name, user.email),
+                        channel,
+                    }),
+                    (_, Role::Agent) => self.user_actor(&mut tx, &user, Role::Agent, channel).await,
+                    _ => Err(Error::Unauthenticated),
+                }
             }
             None => Ok(Actor {
                 who: match token.role {

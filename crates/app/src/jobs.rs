@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use store::{JobRow, Tx};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use crate::access::Actor;
 use crate::views::JobView;
@@ -73,7 +73,7 @@ pub struct WorkerConfig {
 }
 
 impl Default for WorkerConfig {
-    /// Polls every 2 s; 5 minute lease and timeout.
+    /// Polls every 2 s (wake-ups usually come sooner); 5 minute lease and timeout.
     fn default() -> Self {
         WorkerConfig {
             node: "sportello".into(),
@@ -97,31 +97,36 @@ impl App {
         Ok(())
     }
 
-    /// Runs jobs until `shutdown` turns true: claims due jobs, runs their handler, completes or
-    /// reschedules them. Woken by PostgreSQL notifications or `wake`, else polls.
-    pub async fn run_worker(
-        &self,
-        handlers: Handlers,
-        cfg: WorkerConfig,
-        wake: Arc<Notify>,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
-        let listener_wake = wake.clone();
-        let db = self.db.clone();
-        let listen = tokio::spawn(async move {
-            loop {
-                match store::jobs::Listener::connect(&db).await {
-                    Ok(Some(mut l)) => {
-                        while l.recv().await.is_ok() {
-                            listener_wake.notify_one();
-                        }
+    /// Relays PostgreSQL job notifications (from every node) to this process's workers through
+    /// [`App::jobs_wake`], on one connection per process, until `shutdown`. Returns at once on
+    /// SQLite, where enqueuing wakes the workers in-process.
+    pub async fn run_job_listener(&self, mut shutdown: watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            match store::jobs::Listener::connect(&self.db).await {
+                Ok(Some(mut l)) => loop {
+                    tokio::select! {
+                        r = l.recv() => match r {
+                            Ok(()) => self.jobs_wake.notify_one(),
+                            Err(_) => break,
+                        },
+                        _ = shutdown.changed() => return,
                     }
-                    Ok(None) => return,
-                    Err(e) => tracing::debug!(error = %e, "job listener unavailable; polling"),
-                }
-                tokio::time::sleep(Duration::from_secs(5)).await;
+                },
+                Ok(None) => return,
+                Err(e) => tracing::debug!(error = %e, "job listener unavailable; workers poll"),
             }
-        });
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// Runs jobs until `shutdown` turns true: claims due jobs, runs their handler, completes or
+    /// reschedules them. Woken through [`App::jobs_wake`] (in-process enqueues and PostgreSQL
+    /// notifications relayed by [`App::run_job_listener`]), else polls every `cfg.poll`.
+    pub async fn run_worker(&self, handlers: Handlers, cfg: WorkerConfig, mut shutdown: watch::Receiver<bool>) {
+        let wake = self.jobs_wake.clone();
         let mut last_sweep = std::time::Instant::now() - Duration::from_secs(3600);
         while !*shutdown.borrow() {
             if last_sweep.elapsed() > Duration::from_secs(60) {
@@ -143,7 +148,6 @@ impl App {
                 _ = shutdown.changed() => {}
             }
         }
-        listen.abort();
     }
 
     async fn sweep(&self, cfg: &WorkerConfig) {

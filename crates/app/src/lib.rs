@@ -77,12 +77,14 @@ pub struct App {
     pub config: Arc<Config>,
     /// The clock every use case reads.
     pub clock: Clock,
+    /// Wakes this process's job workers when a use case commits a job.
+    pub jobs_wake: Arc<tokio::sync::Notify>,
 }
 
 impl App {
     /// Wraps an open (and migrated) database.
     pub fn new(db: Db, config: Config) -> App {
-        App { db, config: Arc::new(config), clock: Clock::System }
+        App { db, config: Arc::new(config), clock: Clock::System, jobs_wake: Arc::new(tokio::sync::Notify::new()) }
     }
 
     /// The same application reading time from `clock`.

@@ -251,7 +251,7 @@ impl App {
         let mut p = Problems::default();
         let title = p.check("title", validate::title(&input.title));
         let (body_text, body_html) = check_body(&mut p, &input.body, input.body_html.as_deref());
-        let requestors = check_emails(&mut p, "requestor", &input.requestors);
+        let requestors = check_emails(&mut p, "requestors", &input.requestors);
         let cc = check_emails(&mut p, "cc", &input.cc);
         if let Some(pr) = input.priority
             && !(0..=100).contains(&pr)
@@ -259,7 +259,7 @@ impl App {
             p.add("priority", "between 0 and 100");
         }
         if actor.is_staff() && requestors.is_empty() && !matches!(actor.who, Who::System) {
-            p.add("requestor", "at least one requestor email is needed");
+            p.add("requestors", "at least one requestor email is needed");
         }
         if let Who::Partner { .. } = actor.who
             && input.customer.is_none()
@@ -560,7 +560,10 @@ impl App {
         filter.owner = match &query.owner {
             None => None,
             Some(domain::search::OwnerFilter::Nobody) => Some(None),
-            Some(domain::search::OwnerFilter::Me) => Some(Some(actor.user_id.unwrap_or(-1))),
+            Some(domain::search::OwnerFilter::Me) => match actor.user_id {
+                Some(id) => Some(Some(id)),
+                None => return Err(Error::invalid("owner", "`owner:me` needs a person; this token acts for no user")),
+            },
             Some(domain::search::OwnerFilter::Email(e)) => {
                 match store::people::user_by_email(&mut tx, &e.to_lowercase()).await? {
                     Some(u) => Some(Some(u.id)),
@@ -749,11 +752,15 @@ impl App {
         if t != before {
             store::tickets::save(&mut tx, &t).await?;
         }
-        if t.title != before.title {
+        let reindex = t.title != before.title;
+        if reindex {
             crate::jobs::enqueue_reindex(&mut tx, t.id, now).await?;
         }
         let view = self.view(&mut tx, &t).await?;
         tx.commit().await?;
+        if reindex {
+            self.jobs_wake.notify_one();
+        }
         Ok(view)
     }
 
@@ -1111,6 +1118,7 @@ impl App {
         crate::jobs::enqueue_reindex(&mut tx, target.id, now).await?;
         let view = self.view(&mut tx, &survivor).await?;
         tx.commit().await?;
+        self.jobs_wake.notify_one();
         Ok(view)
     }
 }

@@ -169,7 +169,7 @@ pub struct EventView {
     pub actor: String,
     /// Through which channel.
     pub channel: Channel,
-    /// What happened: `created`, `reply`, `comment`, `status`, `owner`, `merged`, …
+    /// What happened: `created`, `reply`, `comment`, `set` (a field changed), `link`, `unlink`, `merged`, `merged_from`.
     pub kind: String,
     /// The field changed, for `set` events.
     pub field: Option<String>,

@@ -1,16 +1,725 @@
-//! `sportello bench`: seeds a large database and measures the figures of docs/performance.md.
+//! `sportello bench`: seeds a large database (bulk load through `app`), starts the real server on
+//! it, drives it over HTTP from this process, and prints the figures of `docs/performance.md`.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use app::admin::{ContactInput, CustomerInput, QueueInput, UserInput};
+use app::{Actor, App};
 use clap::Args;
+use domain::{Category, Channel, MessageKind, QueueRights, Role, Status};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use store::bulk::{BulkMessage, BulkTicket};
 
 /// Options of `bench`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Tickets to seed before measuring.
+    /// Tickets to seed (messages: three per ticket on average).
     #[arg(long, default_value_t = 1_000_000)]
     pub tickets: u64,
+    /// Keep the tickets already in the database and only top them up to `--tickets`.
+    #[arg(long)]
+    pub reuse: bool,
+    /// Tickets per bulk transaction.
+    #[arg(long, default_value_t = 2000)]
+    pub batch: usize,
+    /// Sequential creations measured.
+    #[arg(long, default_value_t = 2000)]
+    pub creates: usize,
+    /// Concurrent clients for the throughput phase.
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
+    /// Seconds of the throughput phase.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Queue listings and searches measured (each).
+    #[arg(long, default_value_t = 1000)]
+    pub reads: usize,
+    /// Municipality names for the texts (the ISTAT list of the test data).
+    #[arg(long, default_value = "../shared/testdata/territory/it-comuni-istat.csv")]
+    pub territory: String,
 }
 
-/// Runs the benchmark.
-pub async fn run(_database_url: &str, _args: BenchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("the benchmark is not written yet")
+const COMMON: &[&str] = &[
+    "linea",
+    "fibra",
+    "router",
+    "modem",
+    "guasto",
+    "connessione",
+    "internet",
+    "lenta",
+    "velocità",
+    "segnale",
+    "cliente",
+    "ufficio",
+    "sede",
+    "tecnico",
+    "intervento",
+    "verifica",
+    "problema",
+    "servizio",
+    "rete",
+    "centralino",
+    "chiamate",
+    "telefono",
+    "numero",
+    "fattura",
+    "pagamento",
+    "contratto",
+    "attivazione",
+    "ont",
+    "olt",
+    "borchia",
+    "cavo",
+    "armadio",
+    "ripartitore",
+    "antenna",
+    "sim",
+    "apn",
+    "voip",
+    "trunk",
+    "sip",
+    "registrazione",
+    "ping",
+    "latenza",
+    "pacchetti",
+    "persi",
+    "banda",
+    "download",
+    "upload",
+    "speedtest",
+    "riavviato",
+    "spento",
+    "acceso",
+    "lampeggia",
+    "rosso",
+    "verde",
+    "led",
+    "pon",
+    "los",
+    "dhcp",
+    "indirizzo",
+    "statico",
+    "dns",
+    "porta",
+    "inoltro",
+    "firewall",
+    "wifi",
+    "rete",
+    "line",
+    "fibre",
+    "down",
+    "slow",
+    "outage",
+    "customer",
+    "office",
+    "engineer",
+    "please",
+    "urgent",
+    "since",
+    "morning",
+    "evening",
+    "again",
+    "still",
+    "working",
+    "thanks",
+    "invoice",
+    "payment",
+    "order",
+    "upgrade",
+    "change",
+    "request",
+    "address",
+    "static",
+    "subnet",
+    "reverse",
+    "mail",
+    "server",
+    "backup",
+    "lte",
+    "fwa",
+    "ftth",
+    "fttc",
+    "vdsl",
+    "adsl",
+    "buongiorno",
+    "salve",
+    "grazie",
+    "cordiali",
+    "saluti",
+    "urgente",
+    "stamattina",
+    "ieri",
+    "sera",
+    "notte",
+    "oggi",
+    "domani",
+    "dopo",
+    "prima",
+    "ancora",
+    "sempre",
+    "mai",
+    "tutto",
+    "niente",
+    "nostro",
+    "vostro",
+    "abbiamo",
+    "avete",
+    "potete",
+    "possiamo",
+    "serve",
+    "funziona",
+    "navighiamo",
+    "lavori",
+    "stradali",
+    "scavo",
+    "tranciato",
+    "squadra",
+    "risolto",
+    "chiuso",
+    "aperto",
+    "attesa",
+    "sollecito",
+    "bonifico",
+    "iban",
+    "addebito",
+    "scadenza",
+    "rata",
+    "canone",
+];
+
+const TITLES: &[&str] = &[
+    "Linea FTTH giù a",
+    "Internet lento la sera a",
+    "Centralino VoIP non registra a",
+    "Fibra interrotta a",
+    "Guasto linea a",
+    "Outage on our line in",
+    "Slow speeds in",
+    "Fattura doppia sede di",
+    "Richiesta IP statico sede di",
+    "SIM IoT offline a",
+    "Antenna FWA instabile a",
+    "Perdita pacchetti verso",
+    "Cambio profilo linea a",
+    "Nuova attivazione a",
+    "Trasloco linea a",
+];
+
+/// The benchmark's made-up operator and its texts.
+struct Corpus {
+    places: Vec<String>,
+    weights: Vec<f64>,
+}
+
+impl Corpus {
+    fn load(path: &str) -> Corpus {
+        let places: Vec<String> = std::fs::read_to_string(path)
+            .map(|t| t.lines().skip(1).filter_map(|l| l.split(',').nth(1).map(str::to_owned)).collect())
+            .unwrap_or_default();
+        let places = if places.is_empty() {
+            ["Milano", "Como", "Lecco", "Bergamo", "Torino"].map(String::from).to_vec()
+        } else {
+            places
+        };
+        // Zipf-like word frequencies: the n-th common word is 1/n as frequent as the first.
+        let mut acc = 0.0;
+        let weights = (1..=COMMON.len()).map(|n| {
+            acc += 1.0 / n as f64;
+            acc
+        });
+        Corpus { places, weights: weights.collect() }
+    }
+
+    fn word(&self, rng: &mut StdRng) -> &'static str {
+        let total = self.weights.last().copied().unwrap_or(1.0);
+        let x = rng.random::<f64>() * total;
+        let i = self.weights.partition_point(|w| *w < x);
+        COMMON[i.min(COMMON.len() - 1)]
+    }
+
+    fn body(&self, rng: &mut StdRng) -> String {
+        let n = rng.random_range(12..40);
+        let mut s = String::with_capacity(n * 9 + 40);
+        for i in 0..n {
+            if i > 0 {
+                s.push(' ');
+            }
+            if i == n / 2 {
+                s.push_str(self.places.choose(rng).map(String::as_str).unwrap_or("Milano"));
+                s.push(' ');
+            }
+            s.push_str(self.word(rng));
+        }
+        s.push_str(&format!(". Circuito MI-{:06}.", rng.random_range(0..1_000_000)));
+        s
+    }
+
+    fn title(&self, rng: &mut StdRng) -> String {
+        format!(
+            "{} {}",
+            TITLES.choose(rng).copied().unwrap_or("Guasto a"),
+            self.places.choose(rng).map(String::as_str).unwrap_or("Milano")
+        )
+    }
+}
+
+struct Cast {
+    queues: Vec<(i64, String)>,
+    agents: Vec<(i64, String)>,
+    contacts: Vec<(i64, Option<i64>, String)>,
+}
+
+async fn prepare(app: &App) -> anyhow::Result<Cast> {
+    let sys = Actor::system(Channel::System);
+    if app.queues(&sys).await?.is_empty() {
+        for (slug, prefix) in [("support", "support"), ("treasury", "treasury")] {
+            app.create_queue(
+                &sys,
+                QueueInput {
+                    slug: slug.into(),
+                    name: slug.into(),
+                    description: String::new(),
+                    reference_prefix: Some(prefix.into()),
+                    active: None,
+                },
+            )
+            .await?;
+        }
+        for i in 0..20 {
+            let u = app
+                .create_user(
+                    &sys,
+                    UserInput {
+                        email: format!("agent{i}@bench.example"),
+                        name: format!("Agent {i}"),
+                        role: Role::Agent,
+                        partner_id: None,
+                        active: None,
+                    },
+                    None,
+                )
+                .await?;
+            app.set_rights(&sys, u.id, "support", QueueRights::ALL).await?;
+        }
+        for c in 0..200 {
+            let code = format!("B-{c:04}");
+            app.create_customer(
+                &sys,
+                CustomerInput { code: code.clone(), name: format!("Cliente {c}"), vip: c % 10 == 0, partner_id: None },
+            )
+            .await?;
+            for k in 0..5 {
+                app.create_contact(
+                    &sys,
+                    ContactInput {
+                        email: format!("c{c}.{k}@cliente.example"),
+                        name: String::new(),
+                        phone: String::new(),
+                        language: Some("it".into()),
+                        customer: Some(code.clone()),
+                    },
+                )
+                .await?;
+            }
+        }
+    }
+    let mut tx = app.db.read().await?;
+    let queues = store::queues::all(&mut tx).await?.into_iter().map(|q| (q.id, q.reference_prefix)).collect();
+    let agents = store::people::users(&mut tx)
+        .await?
+        .into_iter()
+        .filter(|u| u.role == Role::Agent)
+        .map(|u| (u.id, format!("{} <{}>", u.name, u.email)))
+        .collect();
+    let contacts =
+        store::people::contacts(&mut tx, None).await?.into_iter().map(|c| (c.id, c.customer_id, c.email)).collect();
+    Ok(Cast { queues, agents, contacts })
+}
+
+fn ticket(
+    corpus: &Corpus,
+    cast: &Cast,
+    rng: &mut StdRng,
+    id: i64,
+    next_message: &mut i64,
+    at: i64,
+    recent: bool,
+) -> BulkTicket {
+    let (queue_id, prefix) = if rng.random_bool(0.9) { &cast.queues[0] } else { &cast.queues[cast.queues.len() - 1] };
+    let (contact_id, customer_id, email) = cast.contacts.choose(rng).cloned().unwrap_or((1, None, "x@y.z".into()));
+    let (agent_id, agent_label) = cast.agents.choose(rng).cloned().unwrap_or((1, "agent".into()));
+    let status = match rng.random_range(0..100) {
+        _ if !recent => {
+            if rng.random_bool(0.93) {
+                Status::Resolved
+            } else {
+                Status::Rejected
+            }
+        }
+        0..30 => Status::New,
+        30..75 => Status::Open,
+        75..85 => Status::Stalled,
+        _ => Status::Resolved,
+    };
+    let count = if status == Status::New { 1 } else { rng.random_range(2..=4) };
+    let mut messages = Vec::with_capacity(count);
+    for k in 0..count {
+        let agent = k % 2 == 1;
+        let kind = if agent && rng.random_bool(0.3) { MessageKind::Comment } else { MessageKind::Reply };
+        messages.push(BulkMessage {
+            id: *next_message,
+            kind,
+            author_user_id: agent.then_some(agent_id),
+            author_contact_id: (!agent).then_some(contact_id),
+            author_label: if agent { agent_label.clone() } else { email.clone() },
+            channel: if agent { Channel::Web } else { Channel::Email },
+            body: corpus.body(rng),
+            at: at + k as i64 * 3_600_000_000,
+        });
+        *next_message += 1;
+    }
+    let category =
+        *[Category::BlockingFault, Category::NonBlockingFault, Category::InformationRequest, Category::Administrative]
+            .choose(rng)
+            .unwrap_or(&Category::InformationRequest);
+    let updated = messages.last().map(|m| m.at).unwrap_or(at);
+    BulkTicket {
+        id,
+        queue_id: *queue_id,
+        reference: format!("{prefix}#{id}"),
+        title: corpus.title(rng),
+        status,
+        owner_id: (status != Status::New).then_some(agent_id),
+        customer_id,
+        category,
+        severity: category.default_severity(),
+        priority: rng.random_range(10..90),
+        created_at: at,
+        updated_at: updated,
+        resolved_at: (status == Status::Resolved).then_some(updated),
+        requestor_id: contact_id,
+        messages,
+    }
+}
+
+/// Seeds up to `target` tickets; returns (tickets added, messages added, seconds).
+async fn seed(app: &App, args: &BenchArgs, corpus: &Corpus) -> anyhow::Result<(u64, u64, f64)> {
+    let sys = Actor::system(Channel::System);
+    let cast = prepare(app).await?;
+    let (first_ticket, mut next_message) = app.bulk_next_ids(&sys).await?;
+    let have = (first_ticket - 1) as u64;
+    if have > 0 && !args.reuse {
+        bail!("the database has {have} tickets already: pass --reuse to top it up, or use an empty database");
+    }
+    let todo = args.tickets.saturating_sub(have);
+    let bar = ProgressBar::new(todo);
+    bar.set_style(
+        ProgressStyle::with_template("seeding {bar:40} {pos}/{len} tickets {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut rng = StdRng::seed_from_u64(1_000_003 + have);
+    let now = jiff::Timestamp::now().as_microsecond();
+    let span = 3 * 365 * 24 * 3_600_000_000i64;
+    let started = Instant::now();
+    let first_message = next_message;
+    let mut id = first_ticket;
+    let end = first_ticket + todo as i64;
+    while id < end {
+        let n = (end - id).min(args.batch as i64);
+        let mut batch = Vec::with_capacity(n as usize);
+        for k in 0..n {
+            let tid = id + k;
+            let at = now - span + span * (tid - 1) / (args.tickets.max(1) as i64);
+            let recent = tid as f64 > args.tickets as f64 * 0.97;
+            batch.push(ticket(corpus, &cast, &mut rng, tid, &mut next_message, at, recent));
+        }
+        app.bulk_load(&sys, &batch).await?;
+        id += n;
+        bar.inc(n as u64);
+    }
+    bar.finish_and_clear();
+    app.bulk_finish(&sys).await?;
+    Ok((todo, (next_message - first_message) as u64, started.elapsed().as_secs_f64()))
+}
+
+/// A minimal keep-alive HTTP/1.1 client with Nagle off, so that latency is the server's.
+struct Client {
+    stream: BufReader<TcpStream>,
+    host: String,
+    token: String,
+}
+
+impl Client {
+    fn connect(addr: &str, token: &str) -> anyhow::Result<Client> {
+        let s = TcpStream::connect(addr)?;
+        s.set_nodelay(true)?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        Ok(Client { stream: BufReader::new(s), host: addr.into(), token: token.into() })
+    }
+
+    fn request(&mut self, method: &str, path: &str, body: Option<&str>) -> anyhow::Result<(u16, Vec<u8>)> {
+        let mut req =
+            format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n", self.host, self.token);
+        if let Some(b) = body {
+            req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}", b.len()));
+        } else {
+            req.push_str("\r\n");
+        }
+        self.stream.get_mut().write_all(req.as_bytes())?;
+        let mut line = String::new();
+        self.stream.read_line(&mut line)?;
+        let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).context("bad status line")?;
+        let mut len = 0usize;
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line)?;
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                len = v.trim().parse()?;
+            }
+        }
+        let mut buf = vec![0; len];
+        self.stream.read_exact(&mut buf)?;
+        Ok((status, buf))
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn timed(mut f: impl FnMut(usize) -> anyhow::Result<()>, n: usize) -> anyhow::Result<Vec<Duration>> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        f(i)?;
+        out.push(t.elapsed());
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn create_body(i: usize, corpus: &Corpus, rng: &mut StdRng) -> String {
+    serde_json::json!({
+        "queue": "support",
+        "title": corpus.title(rng),
+        "requestor": format!("c{}.{}@cliente.example", i % 200, i % 5),
+        "body": corpus.body(rng),
+        "category": "non_blocking_fault",
+    })
+    .to_string()
+}
+
+/// Runs the benchmark and prints its figures.
+pub async fn run(database_url: &str, args: BenchArgs) -> anyhow::Result<()> {
+    let app = crate::cli::open(database_url, 4).await?;
+    let corpus = Arc::new(Corpus::load(&args.territory));
+    let backend = format!("{:?}", app.db.backend());
+    eprintln!("bench: {backend} at {}", crate::redact(database_url));
+    let (added, messages, seed_secs) = seed(&app, &args, &corpus).await?;
+    if added > 0 {
+        eprintln!("bench: seeded {added} tickets and {messages} messages in {seed_secs:.1} s");
+    }
+    let token = app.create_token(&Actor::system(Channel::System), "bench", Role::Admin, None).await?.secret;
+    let (tickets_now, messages_now) = app.bulk_next_ids(&Actor::system(Channel::System)).await?;
+    app.db.close().await;
+
+    // Start the real server and time start-up to the first healthy answer.
+    let exe = std::env::current_exe()?;
+    let started = Instant::now();
+    let mut child = Command::new(exe)
+        .args(["--database-url", database_url, "serve", "--listen", "127.0.0.1:0", "--workers", "1"])
+        .env("SPORTELLO_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let server = Server(child);
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines.next().context("the server exited")??;
+        if let Some(a) = line.strip_prefix("sportello: listening on http://") {
+            break a.to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let mut probe = Client::connect(&addr, &token)?;
+    while probe.request("GET", "/healthz", None)?.0 != 200 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let startup = started.elapsed();
+    let pid = server.0.id();
+    let peak = Arc::new(AtomicU64::new(0));
+    let watching = Arc::new(AtomicBool::new(true));
+    let watcher = {
+        let (peak, watching) = (peak.clone(), watching.clone());
+        std::thread::spawn(move || {
+            while watching.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+
+    let results = tokio::task::spawn_blocking({
+        let (addr, token, corpus, args) = (addr.clone(), token.clone(), corpus.clone(), args.clone());
+        move || -> anyhow::Result<Vec<(String, String)>> {
+            let mut out = Vec::new();
+            let mut rng = StdRng::seed_from_u64(42);
+            let mut c = Client::connect(&addr, &token)?;
+            // Warm up.
+            for i in 0..50 {
+                c.request("POST", "/api/v1/tickets", Some(&create_body(i, &corpus, &mut rng)))?;
+            }
+            let creates = timed(
+                |i| {
+                    let (s, b) = c.request("POST", "/api/v1/tickets", Some(&create_body(i, &corpus, &mut rng)))?;
+                    if s != 201 {
+                        bail!("create answered {s}: {}", String::from_utf8_lossy(&b));
+                    }
+                    Ok(())
+                },
+                args.creates,
+            )?;
+            out.push((
+                "create ticket, sequential".into(),
+                format!(
+                    "p50 {:.2} ms, p99 {:.2} ms ({} requests)",
+                    percentile(&creates, 0.5),
+                    percentile(&creates, 0.99),
+                    creates.len()
+                ),
+            ));
+
+            let stop = Arc::new(AtomicBool::new(false));
+            let done = Arc::new(AtomicU64::new(0));
+            let mut threads = Vec::new();
+            for t in 0..args.clients {
+                let (addr, token, corpus, stop, done) =
+                    (addr.clone(), token.clone(), corpus.clone(), stop.clone(), done.clone());
+                threads.push(std::thread::spawn(move || -> anyhow::Result<()> {
+                    let mut rng = StdRng::seed_from_u64(t as u64);
+                    let mut c = Client::connect(&addr, &token)?;
+                    let mut i = t;
+                    while !stop.load(Ordering::Relaxed) {
+                        let (s, _) = c.request("POST", "/api/v1/tickets", Some(&create_body(i, &corpus, &mut rng)))?;
+                        if s != 201 {
+                            bail!("create answered {s}");
+                        }
+                        done.fetch_add(1, Ordering::Relaxed);
+                        i += args.clients;
+                    }
+                    Ok(())
+                }));
+            }
+            let t0 = Instant::now();
+            std::thread::sleep(Duration::from_secs(args.seconds));
+            stop.store(true, Ordering::Relaxed);
+            for t in threads {
+                t.join().map_err(|_| anyhow::anyhow!("a client panicked"))??;
+            }
+            let rate = done.load(Ordering::Relaxed) as f64 / t0.elapsed().as_secs_f64();
+            out.push((format!("create ticket, {} concurrent clients", args.clients), format!("{rate:.0} tickets/s")));
+
+            let listing = timed(
+                |_| {
+                    let (s, b) = c.request("GET", "/api/v1/tickets?queue=support&status=new,open&limit=50", None)?;
+                    if s != 200 || b.len() < 1000 {
+                        bail!("listing answered {s} with {} bytes", b.len());
+                    }
+                    Ok(())
+                },
+                args.reads,
+            )?;
+            out.push((
+                "queue listing, 50 newest open".into(),
+                format!("p50 {:.2} ms, p99 {:.2} ms", percentile(&listing, 0.5), percentile(&listing, 0.99)),
+            ));
+
+            // Two words of middling frequency, as people search ("borchia lampeggia").
+            let pool: Vec<&str> = COMMON[20..120].iter().copied().filter(|w| w.is_ascii()).collect();
+            let mut hits = 0usize;
+            let search = timed(
+                |_| {
+                    let a = pool.choose(&mut rng).copied().unwrap_or("fibra");
+                    let b = pool.choose(&mut rng).copied().unwrap_or("lenta");
+                    let (s, body) = c.request("GET", &format!("/api/v1/tickets?q={a}%20{b}&limit=50"), None)?;
+                    if s != 200 {
+                        bail!("search answered {s}");
+                    }
+                    hits += usize::from(body.len() > 100);
+                    Ok(())
+                },
+                args.reads,
+            )?;
+            out.push((
+                "search, two words".into(),
+                format!(
+                    "p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms ({hits} of {} with results)",
+                    percentile(&search, 0.5),
+                    percentile(&search, 0.95),
+                    percentile(&search, 0.99),
+                    search.len()
+                ),
+            ));
+            Ok(out)
+        }
+    })
+    .await??;
+    watching.store(false, Ordering::Relaxed);
+    let _ = watcher.join();
+    drop(server);
+
+    println!(
+        "Sportello benchmark — {backend}, {} tickets and {} messages stored before the load",
+        tickets_now - 1,
+        messages_now - 1
+    );
+    if added > 0 {
+        println!("| seed {added} tickets with {messages} messages | {seed_secs:.0} s |");
+    }
+    println!("| start to serving | {:.0} ms |", startup.as_secs_f64() * 1000.0);
+    for (k, v) in results {
+        println!("| {k} | {v} |");
+    }
+    println!("| server peak resident memory | {} MB |", peak.load(Ordering::Relaxed) / 1024);
+    Ok(())
 }

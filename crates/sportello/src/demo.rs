@@ -269,7 +269,7 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
                 Some(&pw),
             )
             .await?;
-        let _ = writeln!(logins, "  {role:<8} {email}  {pw}");
+        let _ = writeln!(logins, "  {:<8} {email}  {pw}", role.as_str());
         agents.push(u);
     }
     let all = QueueRights::ALL;
@@ -295,7 +295,7 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
         Some(&ppw),
     )
     .await?;
-    let _ = writeln!(logins, "  partner  noc@retelario.example  {ppw}");
+    let _ = writeln!(logins, "  {:<8} noc@retelario.example  {ppw}", "partner");
     let token = app.create_token(&sys, "demo", Role::Admin, Some("giulia.ferri@demo.sportello.example")).await?;
     let _ = writeln!(logins, "  API token (admin): {}", token.secret);
 

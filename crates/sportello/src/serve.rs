@@ -1,9 +1,7 @@
 //! `sportello serve`: the HTTP server and the job workers, until SIGTERM or Ctrl-C.
 
-use std::sync::Arc;
-
 use anyhow::Context;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use crate::cli::ServeArgs;
 
@@ -20,13 +18,15 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let node = args.node.clone().unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
-    let wake = Arc::new(Notify::new());
     let mut workers = Vec::new();
+    if args.workers > 0 {
+        let (app, stop) = (app.clone(), stop_rx.clone());
+        workers.push(tokio::spawn(async move { app.run_job_listener(stop).await }));
+    }
     for i in 0..args.workers {
         let cfg = app::jobs::WorkerConfig { node: format!("{node}/{i}"), ..Default::default() };
-        let (app, wake, stop) = (app.clone(), wake.clone(), stop_rx.clone());
-        workers
-            .push(tokio::spawn(async move { app.run_worker(app::jobs::Handlers::builtin(), cfg, wake, stop).await }));
+        let (app, stop) = (app.clone(), stop_rx.clone());
+        workers.push(tokio::spawn(async move { app.run_worker(app::jobs::Handlers::builtin(), cfg, stop).await }));
     }
     let router = web::router(app.clone());
     tracing::info!(%addr, backend = ?app.db.backend(), database = %crate::redact(database_url), "serving");

@@ -93,11 +93,14 @@ pub async fn fail(db: &Db, id: i64, error: &str, retry_at: Option<i64>, now: i64
     tx.commit().await
 }
 
-/// Puts back jobs whose worker stopped answering (claimed before `stale_before`); returns how many.
+/// Puts back jobs whose worker stopped answering (claimed before `stale_before`), or marks them
+/// dead when they used up their attempts (a job that kills its node cannot loop); returns how many.
 pub async fn requeue_stale(db: &Db, stale_before: i64, now: i64) -> Result<u64> {
     let mut tx = db.write().await?;
     let n = with_conn!(&mut tx, c => sqlx::query(
-        "UPDATE jobs SET state = 'queued', locked_by = NULL, locked_at = NULL, run_at = $2, updated_at = $2
+        "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
+             last_error = CASE WHEN attempts >= max_attempts THEN 'its worker stopped answering' ELSE last_error END,
+             locked_by = NULL, locked_at = NULL, run_at = $2, updated_at = $2
          WHERE state = 'running' AND locked_at < $1")
         .bind(stale_before).bind(now).execute(&mut *c).await?.rows_affected());
     tx.commit().await?;

@@ -30,6 +30,7 @@ macro_rules! with_conn {
 }
 
 pub mod blobs;
+pub mod bulk;
 pub mod events;
 pub mod jobs;
 pub mod migrate;
@@ -279,6 +280,10 @@ pub enum Arg {
     Int(i64),
     /// A string.
     Text(String),
+    /// An integer or NULL.
+    OptInt(Option<i64>),
+    /// A string or NULL.
+    OptText(Option<String>),
 }
 
 /// Binds a list of [`Arg`]s to a query, on whichever backend.
@@ -289,6 +294,8 @@ macro_rules! bind_args {
             q = match a {
                 $crate::Arg::Int(i) => q.bind(*i),
                 $crate::Arg::Text(s) => q.bind(s.clone()),
+                $crate::Arg::OptInt(i) => q.bind(*i),
+                $crate::Arg::OptText(s) => q.bind(s.clone()),
             };
         }
         q

@@ -21,7 +21,7 @@ impl TextQuery {
     }
 }
 
-fn document(title: &str, body: &str) -> String {
+pub(crate) fn document(title: &str, body: &str) -> String {
     let mut doc = String::with_capacity(title.len() + 1 + body.len().min(MAX_DOC_BYTES));
     doc.push_str(title);
     doc.push('\n');

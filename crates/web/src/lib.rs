@@ -101,6 +101,26 @@ async fn track(req: Request, next: Next) -> Response {
     resp
 }
 
+/// The longest a request may take before it is answered with a 503 problem.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+async fn deadline(req: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => {
+            let mut r = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "Request timed out",
+                format!("the request took longer than {} s; retry shortly", REQUEST_TIMEOUT.as_secs()),
+            )
+            .into_response();
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            r
+        }
+    }
+}
+
 async fn healthz(State(s): State<AppState>) -> Response {
     match s.app.health().await {
         Ok(()) => Json(serde_json::json!({ "status": "ok", "database": "ok" })).into_response(),
@@ -160,10 +180,7 @@ pub fn router(app: App) -> Router {
         .route_layer(middleware::from_fn(track))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(30),
-        ))
+        .layer(middleware::from_fn(deadline))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))

@@ -181,7 +181,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Err(e) => {
                 let path = e.path().to_string();
                 let inner = e.into_inner();
-                let field = if path == "." || path == "?" || path.is_empty() { "body".to_string() } else { path };
+                let field = if path == "." || path == "?" || path.is_empty() { "$".to_string() } else { path };
                 let msg = inner.to_string();
                 // Syntax errors keep their position; data errors are placed by the field name.
                 let msg = match (inner.is_data(), msg.find(" at line ")) {

@@ -208,13 +208,12 @@ impl Ctx {
     pub async fn drain_jobs(&self) {
         let (stop, rx) = tokio::sync::watch::channel(false);
         let app = self.app.clone();
-        let wake = std::sync::Arc::new(tokio::sync::Notify::new());
         let cfg = app::jobs::WorkerConfig {
             node: "test".into(),
             poll: std::time::Duration::from_millis(20),
             ..Default::default()
         };
-        let worker = tokio::spawn(async move { app.run_worker(app::jobs::Handlers::builtin(), cfg, wake, rx).await });
+        let worker = tokio::spawn(async move { app.run_worker(app::jobs::Handlers::builtin(), cfg, rx).await });
         for _ in 0..500 {
             let counts = store::jobs::counts(&self.app.db).await.unwrap();
             if !counts.iter().any(|(s, n)| (s == "queued" || s == "running") && *n > 0) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use app::jobs::{Handlers, WorkerConfig};
 use app::{App, Clock};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use crate::harness::*;
 
@@ -39,11 +39,10 @@ both!(
         });
         let id = enqueue(&app, "test.flaky", 1, 3).await[0];
         let (stop, rx) = watch::channel(false);
-        let wake = Arc::new(Notify::new());
         let cfg = WorkerConfig { node: "n1".into(), poll: Duration::from_millis(20), ..Default::default() };
         let worker = tokio::spawn({
-            let (app, wake) = (app.clone(), wake.clone());
-            async move { app.run_worker(handlers, cfg, wake, rx).await }
+            let app = app.clone();
+            async move { app.run_worker(handlers, cfg, rx).await }
         });
         let wait_attempts = |n: i64| {
             let app = app.clone();
@@ -95,6 +94,8 @@ both!(
             if t.backend == store::Backend::Postgres { Duration::from_secs(60) } else { Duration::from_millis(50) };
         let mut workers = Vec::new();
         for (n, app) in [t.app.clone(), second.clone()].into_iter().enumerate() {
+            let (listener, stop_listening) = (app.clone(), rx.clone());
+            workers.push(tokio::spawn(async move { listener.run_job_listener(stop_listening).await }));
             for w in 0..2 {
                 let runs = runs.clone();
                 let node = format!("node{n}/{w}");
@@ -109,9 +110,7 @@ both!(
                 });
                 let cfg = WorkerConfig { node: format!("node{n}/{w}"), poll, ..Default::default() };
                 let (app, rx) = (app.clone(), rx.clone());
-                workers.push(tokio::spawn(
-                    async move { app.run_worker(handlers, cfg, Arc::new(Notify::new()), rx).await },
-                ));
+                workers.push(tokio::spawn(async move { app.run_worker(handlers, cfg, rx).await }));
             }
         }
         tokio::time::sleep(Duration::from_millis(300)).await;

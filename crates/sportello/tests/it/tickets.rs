@@ -142,7 +142,7 @@ both!(
             panic!("expected invalid")
         };
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
-        for f in ["title", "requestor[0]", "body", "priority", "fields.nope"] {
+        for f in ["title", "requestors[0]", "body", "priority", "fields.nope"] {
             assert!(fields.contains(&f), "{f} missing from {fields:?}");
         }
         let unknown = NewTicketInput {

@@ -1,0 +1,197 @@
+//! Bulk loading for seeding large databases (benchmarks, migrations from other helpdesks): many
+//! tickets per statement, with the same rows the use cases write (messages, requestors, search
+//! documents, `created` and message events).
+
+use domain::{Category, Channel, MessageKind, Severity, Status};
+
+use crate::{Arg, Backend, Result, Tx, bind_args, search};
+
+/// A ticket to load, with its thread.
+#[derive(Debug, Clone)]
+pub struct BulkTicket {
+    pub id: i64,
+    pub queue_id: i64,
+    pub reference: String,
+    pub title: String,
+    pub status: Status,
+    pub owner_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub category: Category,
+    pub severity: Severity,
+    pub priority: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub resolved_at: Option<i64>,
+    pub requestor_id: i64,
+    pub messages: Vec<BulkMessage>,
+}
+
+/// A message of a bulk-loaded ticket.
+#[derive(Debug, Clone)]
+pub struct BulkMessage {
+    pub id: i64,
+    pub kind: MessageKind,
+    pub author_user_id: Option<i64>,
+    pub author_contact_id: Option<i64>,
+    pub author_label: String,
+    pub channel: Channel,
+    pub body: String,
+    pub at: i64,
+}
+
+/// The next free ticket and message ids.
+pub async fn next_ids(tx: &mut Tx) -> Result<(i64, i64)> {
+    let (t, m): (i64, i64) = with_conn!(tx, c => sqlx::query_as(
+        "SELECT COALESCE((SELECT MAX(id) FROM tickets), 0) + 1, COALESCE((SELECT MAX(id) FROM messages), 0) + 1")
+        .fetch_one(&mut *c).await)?;
+    Ok((t, m))
+}
+
+async fn insert_rows(tx: &mut Tx, head: &str, exprs: &[&str], rows: Vec<Vec<Arg>>) -> Result<()> {
+    // At most ~30,000 parameters per statement (SQLite allows 32,766; PostgreSQL 65,535).
+    let per = (30_000 / exprs.len()).max(1);
+    for chunk in rows.chunks(per) {
+        let mut sql = String::with_capacity(head.len() + chunk.len() * exprs.len() * 8);
+        sql.push_str(head);
+        sql.push_str(" VALUES ");
+        let mut n = 0;
+        let mut args = Vec::with_capacity(chunk.len() * exprs.len());
+        for (i, row) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for (j, (e, a)) in exprs.iter().zip(row).enumerate() {
+                if j > 0 {
+                    sql.push(',');
+                }
+                n += 1;
+                sql.push_str(&e.replace("?", &format!("${n}")));
+                args.push(a.clone());
+            }
+            sql.push(')');
+        }
+        with_conn!(&mut *tx, c => bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), &args).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
+/// Loads tickets with their requestor, messages, search documents and events.
+pub async fn insert(tx: &mut Tx, tickets: &[BulkTicket]) -> Result<()> {
+    let backend = tx.backend();
+    let mut t_rows = Vec::with_capacity(tickets.len());
+    let mut c_rows = Vec::with_capacity(tickets.len());
+    let mut m_rows = Vec::new();
+    let mut f_rows = Vec::new();
+    let mut e_rows = Vec::new();
+    for t in tickets {
+        t_rows.push(vec![
+            Arg::Int(t.id),
+            Arg::Int(t.queue_id),
+            Arg::Text(t.title.clone()),
+            Arg::Text(t.status.as_str().into()),
+            Arg::OptInt(t.owner_id),
+            Arg::OptInt(t.customer_id),
+            Arg::Text(t.category.as_str().into()),
+            Arg::Text(t.severity.as_str().into()),
+            Arg::Int(t.priority),
+            Arg::Int(t.created_at),
+            Arg::Int(t.updated_at),
+            Arg::OptInt(t.resolved_at),
+        ]);
+        c_rows.push(vec![Arg::Int(t.id), Arg::Int(t.requestor_id), Arg::Text("requestor".into())]);
+        let first = t.messages.first();
+        let event = |kind: &str, new: String, at: i64, m: Option<&BulkMessage>| {
+            vec![
+                Arg::Int(t.id),
+                Arg::Text("ticket".into()),
+                Arg::Int(t.id),
+                Arg::OptInt(m.and_then(|m| m.author_user_id)),
+                Arg::OptInt(m.and_then(|m| m.author_contact_id)),
+                Arg::Text(m.map(|m| m.author_label.clone()).unwrap_or_default()),
+                Arg::Text(m.map(|m| m.channel).unwrap_or(Channel::System).as_str().into()),
+                Arg::Int(at),
+                Arg::Text(kind.into()),
+                Arg::OptText(None),
+                Arg::OptText(None),
+                Arg::OptText(Some(new)),
+            ]
+        };
+        e_rows.push(event("created", t.reference.clone(), t.created_at, first));
+        for m in &t.messages {
+            m_rows.push(vec![
+                Arg::Int(m.id),
+                Arg::Int(t.id),
+                Arg::Text(m.kind.as_str().into()),
+                Arg::OptInt(m.author_user_id),
+                Arg::OptInt(m.author_contact_id),
+                Arg::Text(m.author_label.clone()),
+                Arg::Text(m.channel.as_str().into()),
+                Arg::Text(m.body.clone()),
+                Arg::Int(m.at),
+            ]);
+            let doc = search::document(&t.title, &m.body);
+            f_rows.push(vec![
+                Arg::Int(m.id),
+                Arg::Text(if backend == Backend::Postgres { domain::search::fold_diacritics(&doc) } else { doc }),
+            ]);
+            e_rows.push(event(m.kind.as_str(), m.id.to_string(), m.at, Some(m)));
+        }
+        if t.status != Status::New {
+            let mut e = event("set", t.status.as_str().into(), t.updated_at, t.messages.last());
+            e[9] = Arg::OptText(Some("status".into()));
+            e[10] = Arg::OptText(Some("new".into()));
+            e_rows.push(e);
+        }
+    }
+    insert_rows(
+        tx,
+        "INSERT INTO tickets (id, queue_id, title, status, owner_id, customer_id, category, severity, priority, created_at, updated_at, resolved_at)",
+        &["?"; 12],
+        t_rows,
+    )
+    .await?;
+    insert_rows(tx, "INSERT INTO ticket_contacts (ticket_id, contact_id, role)", &["?"; 3], c_rows).await?;
+    insert_rows(
+        tx,
+        "INSERT INTO messages (id, ticket_id, kind, author_user_id, author_contact_id, author_label, channel, body_text, created_at)",
+        &["?"; 9],
+        m_rows,
+    )
+    .await?;
+    match backend {
+        Backend::Sqlite => insert_rows(tx, "INSERT INTO message_fts (rowid, doc)", &["?", "?"], f_rows).await?,
+        Backend::Postgres => {
+            insert_rows(tx, "INSERT INTO message_fts (message_id, doc)", &["?", "to_tsvector('simple', ?)"], f_rows)
+                .await?
+        }
+    }
+    insert_rows(
+        tx,
+        "INSERT INTO events (ticket_id, subject, subject_id, actor_user_id, actor_contact_id, actor_label, channel, at, kind, field, old_value, new_value)",
+        &["?"; 12],
+        e_rows,
+    )
+    .await?;
+    Ok(())
+}
+
+/// After loading: moves PostgreSQL's id sequences past the loaded ids, and refreshes the
+/// planner's statistics on both backends.
+pub async fn finish(tx: &mut Tx) -> Result<()> {
+    match tx {
+        Tx::Postgres(c) => {
+            for table in ["tickets", "messages"] {
+                let sql = format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut **c).await?;
+            }
+            sqlx::query("ANALYZE").execute(&mut **c).await?;
+        }
+        Tx::Sqlite(c) => {
+            sqlx::query("ANALYZE").execute(&mut **c).await?;
+        }
+    }
+    Ok(())
+}
