@@ -394,6 +394,7 @@ impl App {
         let u = store::people::user(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("user {id}")))?;
         let v = self.user_view(&mut tx, u).await?;
         tx.commit().await?;
+        self.forget_tokens();
         Ok(v)
     }
 
@@ -437,6 +438,7 @@ impl App {
         }
         let v = self.user_view(&mut tx, u).await?;
         tx.commit().await?;
+        self.forget_tokens();
         Ok(v)
     }
 
@@ -797,6 +799,7 @@ impl App {
         }
         audit(&mut tx, actor, "token", id, "revoked", None, None, None, now).await?;
         tx.commit().await?;
+        self.forget_tokens();
         Ok(())
     }
 

@@ -11,6 +11,10 @@ use crate::{App, Error, Result};
 /// The prefix of every API token, so that leaked tokens are easy to recognise and scan for.
 pub const TOKEN_PREFIX: &str = "spt_";
 
+/// How long an authenticated token is remembered by this process. Revocations and changes to
+/// users made through this process take effect at once; those made on another node within this.
+pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 10;
 
@@ -54,8 +58,33 @@ impl App {
         if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 200 {
             return Err(Error::Unauthenticated);
         }
+        let hash = token_hash(secret);
+        if let Ok(cache) = self.token_cache.lock()
+            && let Some((actor, at)) = cache.get(&hash)
+            && at.elapsed() < TOKEN_CACHE_TTL
+        {
+            return Ok(Actor { channel, ..actor.clone() });
+        }
+        let actor = self.lookup_token(&hash, channel).await?;
+        if let Ok(mut cache) = self.token_cache.lock() {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(hash, (actor.clone(), std::time::Instant::now()));
+        }
+        Ok(actor)
+    }
+
+    /// Forgets every remembered token (after a revocation or a change to users or rights).
+    pub(crate) fn forget_tokens(&self) {
+        if let Ok(mut cache) = self.token_cache.lock() {
+            cache.clear();
+        }
+    }
+
+    async fn lookup_token(&self, hash: &str, channel: Channel) -> Result<Actor> {
         let mut tx = self.db.read().await?;
-        let token = store::people::token_by_hash(&mut tx, &token_hash(secret)).await?.ok_or(Error::Unauthenticated)?;
+        let token = store::people::token_by_hash(&mut tx, hash).await?.ok_or(Error::Unauthenticated)?;
         if token.revoked_at.is_some() {
             return Err(Error::Unauthenticated);
         }

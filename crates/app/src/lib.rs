@@ -79,12 +79,16 @@ pub struct App {
     pub clock: Clock,
     /// Wakes this process's job workers when a use case commits a job.
     pub jobs_wake: Arc<tokio::sync::Notify>,
+    /// Actors of recently seen API tokens (see [`auth::TOKEN_CACHE_TTL`]).
+    pub(crate) token_cache: Arc<std::sync::Mutex<std::collections::HashMap<String, (Actor, std::time::Instant)>>>,
 }
 
 impl App {
     /// Wraps an open (and migrated) database.
     pub fn new(db: Db, config: Config) -> App {
-        App { db, config: Arc::new(config), clock: Clock::System, jobs_wake: Arc::new(tokio::sync::Notify::new()) }
+        App { db, config: Arc::new(config), clock: Clock::System, jobs_wake: Arc::new(tokio::sync::Notify::new()),
+            token_cache: Arc::default(),
+        }
     }
 
     /// The same application reading time from `clock`.

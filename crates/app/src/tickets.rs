@@ -267,7 +267,8 @@ impl App {
             p.add("customer", "the customer the ticket is for is needed");
         }
         self.check_attachments(&mut p, "attachments", &input.attachments);
-        let mut tx = self.db.write().await?;
+        // Checks that only read happen before taking the write lock (SQLite has one writer).
+        let mut tx = self.db.read().await?;
         let queue = store::queues::by_slug(&mut tx, &input.queue.to_ascii_lowercase()).await?;
         let queue = match queue {
             Some(q) if q.active => Some(q),
@@ -297,15 +298,18 @@ impl App {
             }
         }
         // The customer: given (and visible to the actor), else the acting contact's, else the first requestor's.
-        let mut customer_id = None;
+        let mut customer = None;
         if let Some(code) = &input.customer {
             match store::people::customer_by_code(&mut tx, code).await? {
-                Some(c) if crate::access::may_see_customer(actor, c.id, c.partner_id) => customer_id = Some(c.id),
+                Some(c) if crate::access::may_see_customer(actor, c.id, c.partner_id) => customer = Some(c),
                 _ => p.add("customer", format!("no customer `{code}`")),
             }
         }
         let owner = match &input.owner {
-            Some(email) => self.owner_for(&mut tx, &mut p, "owner", email, queue.as_ref().map(|q| q.id)).await?,
+            Some(email) => match self.owner_for(&mut tx, &mut p, "owner", email, queue.as_ref().map(|q| q.id)).await? {
+                Some(id) => store::people::user(&mut tx, id).await?,
+                None => None,
+            },
             None => None,
         };
         if let (Some(q), true) = (&queue, actor.is_staff())
@@ -317,6 +321,9 @@ impl App {
         let (Some(queue), Some(title)) = (queue, title) else {
             return Err(Error::Internal("checked inputs missing".into()));
         };
+        drop(tx);
+        let mut tx = self.db.write().await?;
+        let mut customer_id = customer.as_ref().map(|c| c.id);
         let mut requestor_rows = Vec::new();
         if let Who::Contact { contact_id, customer_id: own } = actor.who {
             if let Some(c) = store::people::contact(&mut tx, contact_id).await? {
@@ -338,7 +345,7 @@ impl App {
             queue_id: queue.id,
             title: title.clone(),
             status: Status::New,
-            owner_id: owner,
+            owner_id: owner.as_ref().map(|u| u.id),
             customer_id,
             category,
             severity: input.severity.unwrap_or(category.default_severity()),
@@ -348,22 +355,51 @@ impl App {
         for c in &requestor_rows {
             store::tickets::add_contact(&mut tx, t.id, c.id, false).await?;
         }
+        let mut cc_rows = Vec::new();
         for e in &cc {
             let c = contact_for_email(&mut tx, actor, e, now).await?;
             store::tickets::add_contact(&mut tx, t.id, c.id, true).await?;
+            cc_rows.push(c);
         }
         for (fid, v) in &field_values {
             store::tickets::set_field(&mut tx, t.id, *fid, Some(v)).await?;
         }
         let reference = Reference::new(&queue.reference_prefix, t.id).to_string();
-        record(&mut tx, actor, t.id, "created", None, None, Some(reference), now).await?;
+        record(&mut tx, actor, t.id, "created", None, None, Some(reference.clone()), now).await?;
         let m = self
             .insert_message(&mut tx, actor, &t, MessageKind::Reply, body_text, body_html, &input.attachments, now)
             .await?;
         record(&mut tx, actor, t.id, "reply", None, None, Some(m.id.to_string()), now).await?;
-        let view = self.view(&mut tx, &t).await?;
+        if customer.is_none()
+            && let Some(id) = customer_id
+        {
+            customer = store::people::customer(&mut tx, id).await?;
+        }
         tx.commit().await?;
-        Ok(view)
+        // Everything the view shows is known here: no reads after the write.
+        let person = |c: &store::ContactRow| PersonRef { email: c.email.clone(), name: c.name.clone() };
+        Ok(TicketView {
+            number: t.id,
+            reference,
+            title: t.title.clone(),
+            queue: queue.slug,
+            status: t.status,
+            owner: owner.map(|u| PersonRef { email: u.email, name: u.name }),
+            customer: customer.map(|c| CustomerRef { code: c.code, name: c.name, vip: c.vip }),
+            category: t.category,
+            severity: t.severity,
+            priority: t.priority,
+            requestors: requestor_rows.iter().map(person).collect(),
+            cc: cc_rows.iter().map(person).collect(),
+            fields: field_values
+                .iter()
+                .filter_map(|(fid, v)| fields.iter().find(|f| f.id == *fid).map(|f| (f.name.clone(), v.clone())))
+                .collect(),
+            created_at: ts(t.created_at),
+            updated_at: ts(t.updated_at),
+            resolved_at: None,
+            merged_from: Vec::new(),
+        })
     }
 
     /// Checks an owner email: an active agent or admin with the `own` right on the queue.

@@ -48,6 +48,9 @@ pub async fn next_ids(tx: &mut Tx) -> Result<(i64, i64)> {
 }
 
 async fn insert_rows(tx: &mut Tx, head: &str, exprs: &[&str], rows: Vec<Vec<Arg>>) -> Result<()> {
+    // SQLite resolves `$N` names with a linear search per parameter, which is quadratic on
+    // statements this long; its anonymous `?` costs nothing. PostgreSQL needs `$N`.
+    let sqlite = tx.backend() == Backend::Sqlite;
     // At most ~30,000 parameters per statement (SQLite allows 32,766; PostgreSQL 65,535).
     let per = (30_000 / exprs.len()).max(1);
     for chunk in rows.chunks(per) {
@@ -66,7 +69,11 @@ async fn insert_rows(tx: &mut Tx, head: &str, exprs: &[&str], rows: Vec<Vec<Arg>
                     sql.push(',');
                 }
                 n += 1;
-                sql.push_str(&e.replace("?", &format!("${n}")));
+                if sqlite {
+                    sql.push_str(e);
+                } else {
+                    sql.push_str(&e.replace("?", &format!("${n}")));
+                }
                 args.push(a.clone());
             }
             sql.push(')');

@@ -174,19 +174,36 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
-                .pragma("cache_size", "-32000")
-                .pragma("temp_store", "memory");
+                .pragma("temp_store", "memory")
+                .pragma("journal_size_limit", "67108864");
+            // The writer keeps a larger page cache; it never checkpoints on commit (a background
+            // task does, see `Db::checkpoint`), so no request waits for the WAL to be copied back.
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(options.acquire_timeout.max(Duration::from_secs(10)))
-                .connect_with(base.clone())
+                .connect_with(base.clone().pragma("cache_size", "-16000").pragma("wal_autocheckpoint", "0"))
                 .await?;
+            // Readers: at most 8 (the machine's cores are the limit, not connections), 4 MB cache each.
             let read = SqlitePoolOptions::new()
-                .max_connections(options.max_connections.max(2))
+                .max_connections(options.max_connections.clamp(2, 8))
                 .acquire_timeout(options.acquire_timeout)
-                .connect_with(base)
+                .connect_with(base.pragma("cache_size", "-4000"))
                 .await?;
-            Ok(Db::Sqlite { write, read })
+            let db = Db::Sqlite { write: write.clone(), read: read.clone() };
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    if read.is_closed() {
+                        break;
+                    }
+                    if let Err(e) = checkpoint(&read, &write).await {
+                        tracing::debug!(error = %e, "checkpoint skipped");
+                    }
+                }
+            });
+            Ok(db)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts =
                 PgConnectOptions::from_str(url).map_err(|e| Error::Config(format!("bad PostgreSQL URL: {e}")))?;
@@ -225,6 +242,17 @@ impl Db {
             Db::Sqlite { read, .. } => Tx::Sqlite(read.begin().await?),
             Db::Postgres(pool) => Tx::Postgres(pool.begin_with("BEGIN READ ONLY").await?),
         })
+    }
+
+    /// SQLite: copies the write-ahead log back into the database file without blocking the
+    /// writer or readers (PASSIVE); when the log passes 64 MB it briefly takes the writer's turn
+    /// to restart it, so it stays bounded under constant writes. A no-op on PostgreSQL. Every
+    /// SQLite `Db` runs it each second in the background, so commits never wait for it.
+    pub async fn checkpoint(&self) -> Result<()> {
+        match self {
+            Db::Sqlite { read, write } => checkpoint(read, write).await,
+            Db::Postgres(_) => Ok(()),
+        }
     }
 
     /// Checks that the database answers.
@@ -271,6 +299,24 @@ impl Tx {
             Tx::Postgres(_) => Backend::Postgres,
         }
     }
+}
+
+/// Write-ahead log frames (64 MB of 4 KB pages) beyond which the writer pauses to restart the log.
+const WAL_RESTART_FRAMES: i64 = 16_384;
+
+async fn checkpoint(read: &SqlitePool, write: &SqlitePool) -> Result<()> {
+    let (log, done): (i64, i64) = {
+        let mut c = read.acquire().await?;
+        let (_, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut *c).await?;
+        (log, done)
+    };
+    // A writer that is never idle starves passive checkpoints: the log is only reset when a write
+    // begins after a complete checkpoint. Past the limit, take the writer's turn and restart it.
+    if log > WAL_RESTART_FRAMES || (log > 0 && done < log / 2 && log > WAL_RESTART_FRAMES / 2) {
+        let mut c = write.acquire().await?;
+        sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&mut *c).await?;
+    }
+    Ok(())
 }
 
 /// A value bound to a dynamically built query.
