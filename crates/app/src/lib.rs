@@ -86,7 +86,11 @@ pub struct App {
 impl App {
     /// Wraps an open (and migrated) database.
     pub fn new(db: Db, config: Config) -> App {
-        App { db, config: Arc::new(config), clock: Clock::System, jobs_wake: Arc::new(tokio::sync::Notify::new()),
+        App {
+            db,
+            config: Arc::new(config),
+            clock: Clock::System,
+            jobs_wake: Arc::new(tokio::sync::Notify::new()),
             token_cache: Arc::default(),
         }
     }

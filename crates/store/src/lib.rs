@@ -307,7 +307,8 @@ const WAL_RESTART_FRAMES: i64 = 16_384;
 async fn checkpoint(read: &SqlitePool, write: &SqlitePool) -> Result<()> {
     let (log, done): (i64, i64) = {
         let mut c = read.acquire().await?;
-        let (_, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut *c).await?;
+        let (_, log, done): (i64, i64, i64) =
+            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut *c).await?;
         (log, done)
     };
     // A writer that is never idle starves passive checkpoints: the log is only reset when a write
