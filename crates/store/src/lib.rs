@@ -191,7 +191,7 @@ impl Db {
                 .await?;
             let db = Db::Sqlite { write: write.clone(), read: read.clone() };
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                let mut tick = tokio::time::interval(Duration::from_millis(250));
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
