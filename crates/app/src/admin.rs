@@ -89,12 +89,14 @@ pub struct ContactInput {
 /// The languages Sportello speaks.
 pub const LANGUAGES: [&str; 3] = ["en", "it", "ca"];
 
+/// Records an event of any subject (`ticket`, `queue`, `user`, …) by `actor`, in `tx`.
 #[allow(clippy::too_many_arguments)] // one argument per column of the event
-async fn audit(
+pub(crate) async fn audit(
     tx: &mut Tx,
     actor: &Actor,
+    ticket_id: Option<i64>,
     subject: &str,
-    id: i64,
+    subject_id: i64,
     kind: &str,
     field: Option<&str>,
     old: Option<String>,
@@ -102,9 +104,9 @@ async fn audit(
     now: i64,
 ) -> Result<()> {
     let e = store::events::NewEvent {
-        ticket_id: None,
+        ticket_id,
         subject,
-        subject_id: id,
+        subject_id,
         actor_user_id: actor.user_id,
         actor_contact_id: actor.contact_id(),
         actor_label: &actor.label,
@@ -204,7 +206,7 @@ impl App {
             return Err(Error::Conflict(format!("a queue `{}` exists already", data.slug)));
         }
         let q = store::queues::insert(&mut tx, &data, now).await?;
-        audit(&mut tx, actor, "queue", q.id, "created", None, None, Some(q.slug.clone()), now).await?;
+        audit(&mut tx, actor, None, "queue", q.id, "created", None, None, Some(q.slug.clone()), now).await?;
         let v = self.queue_view(&mut tx, q).await?;
         tx.commit().await?;
         Ok(v)
@@ -230,7 +232,7 @@ impl App {
         ];
         for (field, old, new) in changes {
             if old != new {
-                audit(&mut tx, actor, "queue", q.id, "set", Some(field), Some(old), Some(new), now).await?;
+                audit(&mut tx, actor, None, "queue", q.id, "set", Some(field), Some(old), Some(new), now).await?;
             }
         }
         let q = store::queues::by_id(&mut tx, q.id).await?.ok_or_else(|| Error::NotFound(format!("queue {slug}")))?;
@@ -266,7 +268,8 @@ impl App {
             position: input.position,
         };
         store::queues::upsert_field(&mut tx, q.id, &data, now).await?;
-        audit(&mut tx, actor, "queue", q.id, "field", Some(&fname), None, Some(input.kind.to_string()), now).await?;
+        audit(&mut tx, actor, None, "queue", q.id, "field", Some(&fname), None, Some(input.kind.to_string()), now)
+            .await?;
         let v = self.queue_view(&mut tx, q).await?;
         tx.commit().await?;
         Ok(v)
@@ -281,7 +284,7 @@ impl App {
         if !store::queues::delete_field(&mut tx, q.id, field).await? {
             return Err(Error::NotFound(format!("field {field} of queue {queue}")));
         }
-        audit(&mut tx, actor, "queue", q.id, "field_removed", Some(field), None, None, now).await?;
+        audit(&mut tx, actor, None, "queue", q.id, "field_removed", Some(field), None, None, now).await?;
         let v = self.queue_view(&mut tx, q).await?;
         tx.commit().await?;
         Ok(v)
@@ -361,7 +364,7 @@ impl App {
             return Err(Error::Conflict(format!("a user `{}` exists already", data.email)));
         }
         let u = store::people::insert_user(&mut tx, &data, hash.as_deref(), now).await?;
-        audit(&mut tx, actor, "user", u.id, "created", None, None, Some(format!("{} {}", u.email, u.role)), now)
+        audit(&mut tx, actor, None, "user", u.id, "created", None, None, Some(format!("{} {}", u.email, u.role)), now)
             .await?;
         let v = self.user_view(&mut tx, u).await?;
         tx.commit().await?;
@@ -388,7 +391,7 @@ impl App {
         ];
         for (field, old, new) in changes {
             if old != new {
-                audit(&mut tx, actor, "user", id, "set", Some(field), Some(old), Some(new), now).await?;
+                audit(&mut tx, actor, None, "user", id, "set", Some(field), Some(old), Some(new), now).await?;
             }
         }
         let u = store::people::user(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("user {id}")))?;
@@ -408,7 +411,7 @@ impl App {
         let mut tx = self.db.write().await?;
         store::people::user(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("user {id}")))?;
         store::people::set_user_password(&mut tx, id, Some(&hash), now).await?;
-        audit(&mut tx, actor, "user", id, "password", None, None, None, now).await?;
+        audit(&mut tx, actor, None, "user", id, "password", None, None, None, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -433,8 +436,19 @@ impl App {
         store::people::set_rights(&mut tx, user_id, q.id, rights).await?;
         if old != rights {
             let show = |r: QueueRights| format!("see={} reply={} comment={} own={}", r.see, r.reply, r.comment, r.own);
-            audit(&mut tx, actor, "user", user_id, "rights", Some(&q.slug), Some(show(old)), Some(show(rights)), now)
-                .await?;
+            audit(
+                &mut tx,
+                actor,
+                None,
+                "user",
+                user_id,
+                "rights",
+                Some(&q.slug),
+                Some(show(old)),
+                Some(show(rights)),
+                now,
+            )
+            .await?;
         }
         let v = self.user_view(&mut tx, u).await?;
         tx.commit().await?;
@@ -496,13 +510,25 @@ impl App {
                     .ok_or_else(|| Error::NotFound(format!("partner {id}")))?;
                 store::people::update_partner(&mut tx, id, &n, kind, now).await?;
                 if old.name != n {
-                    audit(&mut tx, actor, "partner", id, "set", Some("name"), Some(old.name), Some(n.clone()), now)
-                        .await?;
+                    audit(
+                        &mut tx,
+                        actor,
+                        None,
+                        "partner",
+                        id,
+                        "set",
+                        Some("name"),
+                        Some(old.name),
+                        Some(n.clone()),
+                        now,
+                    )
+                    .await?;
                 }
                 if old.kind != kind {
                     audit(
                         &mut tx,
                         actor,
+                        None,
                         "partner",
                         id,
                         "set",
@@ -517,7 +543,7 @@ impl App {
             }
             None => {
                 let row = store::people::insert_partner(&mut tx, &n, kind, now).await?;
-                audit(&mut tx, actor, "partner", row.id, "created", None, None, Some(n.clone()), now).await?;
+                audit(&mut tx, actor, None, "partner", row.id, "created", None, None, Some(n.clone()), now).await?;
                 row
             }
         };
@@ -574,7 +600,7 @@ impl App {
             return Err(Error::Conflict(format!("a customer `{code}` exists already")));
         }
         let c = store::people::insert_customer(&mut tx, &code, &n, input.vip, input.partner_id, now).await?;
-        audit(&mut tx, actor, "customer", c.id, "created", None, None, Some(code), now).await?;
+        audit(&mut tx, actor, None, "customer", c.id, "created", None, None, Some(code), now).await?;
         tx.commit().await?;
         Ok(c.into())
     }
@@ -597,7 +623,7 @@ impl App {
         ];
         for (field, o, v) in changes {
             if o != v {
-                audit(&mut tx, actor, "customer", old.id, "set", Some(field), Some(o), Some(v), now).await?;
+                audit(&mut tx, actor, None, "customer", old.id, "set", Some(field), Some(o), Some(v), now).await?;
             }
         }
         let c = store::people::customer(&mut tx, old.id)
@@ -704,7 +730,7 @@ impl App {
             return Err(Error::Conflict(format!("a contact `{}` exists already", data.email)));
         }
         let c = store::people::insert_contact(&mut tx, &data, now).await?;
-        audit(&mut tx, actor, "contact", c.id, "created", None, None, Some(c.email.clone()), now).await?;
+        audit(&mut tx, actor, None, "contact", c.id, "created", None, None, Some(c.email.clone()), now).await?;
         let v = self.contact_view(&mut tx, c).await?;
         tx.commit().await?;
         Ok(v)
@@ -730,7 +756,7 @@ impl App {
         ];
         for (field, o, v) in changes {
             if o != v {
-                audit(&mut tx, actor, "contact", id, "set", Some(field), Some(o), Some(v), now).await?;
+                audit(&mut tx, actor, None, "contact", id, "set", Some(field), Some(o), Some(v), now).await?;
             }
         }
         let c = store::people::contact(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("contact {id}")))?;
@@ -777,7 +803,7 @@ impl App {
         };
         let secret = auth::new_token_secret();
         let row = store::people::insert_token(&mut tx, &n, &auth::token_hash(&secret), role, user_id, now).await?;
-        audit(&mut tx, actor, "token", row.id, "created", None, None, Some(format!("{n} ({role})")), now).await?;
+        audit(&mut tx, actor, None, "token", row.id, "created", None, None, Some(format!("{n} ({role})")), now).await?;
         tx.commit().await?;
         Ok(NewTokenView { token: row.into(), secret })
     }
@@ -797,7 +823,7 @@ impl App {
         if !store::people::revoke_token(&mut tx, id, now).await? {
             return Err(Error::NotFound(format!("active token {id}")));
         }
-        audit(&mut tx, actor, "token", id, "revoked", None, None, None, now).await?;
+        audit(&mut tx, actor, None, "token", id, "revoked", None, None, None, now).await?;
         tx.commit().await?;
         self.forget_tokens();
         Ok(())

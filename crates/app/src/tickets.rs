@@ -136,6 +136,14 @@ pub(crate) async fn resolve(tx: &mut Tx, number: i64) -> Result<TicketRow> {
     Err(Error::Internal(format!("ticket {number} is merged in a loop")))
 }
 
+/// Resolves the second ticket of a link or merge; an unknown one is bad input in `field`.
+async fn resolve_other(tx: &mut Tx, number: i64, field: &str) -> Result<TicketRow> {
+    match resolve(tx, number).await {
+        Err(Error::NotFound(_)) => Err(Error::invalid(field, format!("no ticket {number}"))),
+        other => other,
+    }
+}
+
 /// Records one event of a ticket.
 #[allow(clippy::too_many_arguments)] // one argument per column of the event
 pub(crate) async fn record(
@@ -148,20 +156,7 @@ pub(crate) async fn record(
     new: Option<String>,
     now: i64,
 ) -> Result<()> {
-    let e = store::events::NewEvent {
-        ticket_id: Some(ticket_id),
-        subject: "ticket",
-        subject_id: ticket_id,
-        actor_user_id: actor.user_id,
-        actor_contact_id: actor.contact_id(),
-        actor_label: &actor.label,
-        channel: actor.channel,
-        kind,
-        field,
-        old_value: old,
-        new_value: new,
-    };
-    Ok(store::events::insert(tx, &e, now).await?)
+    crate::admin::audit(tx, actor, Some(ticket_id), "ticket", ticket_id, kind, field, old, new, now).await
 }
 
 /// Finds a contact by email, creating it (with no customer) when unknown.
@@ -177,20 +172,7 @@ pub(crate) async fn contact_for_email(tx: &mut Tx, actor: &Actor, email: &str, n
         language: "en".into(),
     };
     let c = store::people::insert_contact(tx, &data, now).await?;
-    let e = store::events::NewEvent {
-        ticket_id: None,
-        subject: "contact",
-        subject_id: c.id,
-        actor_user_id: actor.user_id,
-        actor_contact_id: actor.contact_id(),
-        actor_label: &actor.label,
-        channel: actor.channel,
-        kind: "created",
-        field: None,
-        old_value: None,
-        new_value: Some(c.email.clone()),
-    };
-    store::events::insert(tx, &e, now).await?;
+    crate::admin::audit(tx, actor, None, "contact", c.id, "created", None, None, Some(c.email.clone()), now).await?;
     Ok(c)
 }
 
@@ -1056,13 +1038,7 @@ impl App {
         let mut tx = self.db.write().await?;
         let a = resolve(&mut tx, number).await?;
         check_ticket(ticket_access(&mut tx, actor, &a).await?, TicketAction::Modify, a.id)?;
-        let b = match resolve(&mut tx, other).await {
-            Ok(b) => b,
-            Err(Error::NotFound(_)) => {
-                return Err(Error::invalid("to", format!("no ticket {other}")));
-            }
-            Err(e) => return Err(e),
-        };
+        let b = resolve_other(&mut tx, other, "to").await?;
         check_ticket(ticket_access(&mut tx, actor, &b).await?, TicketAction::See, b.id)?;
         if a.id == b.id {
             return Err(Error::invalid("to", "a ticket cannot be linked to itself"));
@@ -1130,13 +1106,7 @@ impl App {
         let mut tx = self.db.write().await?;
         let from = resolve(&mut tx, number).await?;
         check_ticket(ticket_access(&mut tx, actor, &from).await?, TicketAction::Modify, from.id)?;
-        let target = match resolve(&mut tx, into).await {
-            Ok(t) => t,
-            Err(Error::NotFound(_)) => {
-                return Err(Error::invalid("into", format!("no ticket {into}")));
-            }
-            Err(e) => return Err(e),
-        };
+        let target = resolve_other(&mut tx, into, "into").await?;
         check_ticket(ticket_access(&mut tx, actor, &target).await?, TicketAction::Modify, target.id)?;
         if from.id == target.id {
             return Err(Error::invalid("into", "a ticket cannot be merged into itself"));
