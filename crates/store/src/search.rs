@@ -73,12 +73,22 @@ pub async fn reindex_ticket(tx: &mut Tx, ticket_id: i64, title: &str) -> Result<
     Ok(())
 }
 
-/// SQL selecting the ids of matching messages; pushes its arguments onto `args`.
-pub fn matching_messages(backend: Backend, q: &TextQuery, args: &mut Vec<Arg>) -> String {
+/// SQL selecting the ids of matching messages (from `min_id` on, when given); pushes its
+/// arguments onto `args`.
+pub fn matching_messages(backend: Backend, q: &TextQuery, min_id: Option<i64>, args: &mut Vec<Arg>) -> String {
+    let from = |args: &mut Vec<Arg>, column: &str| match min_id {
+        Some(m) => {
+            args.push(Arg::Int(m));
+            format!(" AND {column} >= ${}", args.len())
+        }
+        None => String::new(),
+    };
     match backend {
         Backend::Sqlite => {
             args.push(Arg::Text(q.fts5.clone()));
-            format!("SELECT rowid FROM message_fts WHERE message_fts MATCH ${}", args.len())
+            let n = args.len();
+            let range = from(args, "rowid");
+            format!("SELECT rowid FROM message_fts WHERE message_fts MATCH ${n}{range}")
         }
         Backend::Postgres => {
             let parts: Vec<String> = q
@@ -93,7 +103,8 @@ pub fn matching_messages(backend: Backend, q: &TextQuery, args: &mut Vec<Arg>) -
                     format!("{f}('simple', ${})", args.len())
                 })
                 .collect();
-            format!("SELECT message_id FROM message_fts WHERE doc @@ ({})", parts.join(" && "))
+            let range = from(args, "message_id");
+            format!("SELECT message_id FROM message_fts WHERE doc @@ ({}){range}", parts.join(" && "))
         }
     }
 }

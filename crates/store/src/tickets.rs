@@ -379,10 +379,17 @@ pub struct Filter {
     pub after: Option<(i64, i64)>,
     /// Page size.
     pub limit: i64,
+    /// Only tickets `lo..=hi` whose messages start at `min_message`: set by the windowed search
+    /// itself; callers leave it `None`.
+    #[doc(hidden)]
+    pub window: Option<(i64, i64, i64)>,
 }
 
 /// Lists tickets with their queue, owner, customer code and requestors.
 pub async fn list(tx: &mut Tx, f: &Filter) -> Result<Vec<TicketListRow>> {
+    if f.text.is_some() && f.order == Order::Newest && f.window.is_none() {
+        return list_text_newest(tx, f).await;
+    }
     let mut wh: Vec<String> = vec!["t.merged_into IS NULL".into()];
     let mut args: Vec<Arg> = Vec::new();
     let push = |args: &mut Vec<Arg>, a: Arg| {
@@ -433,9 +440,17 @@ pub async fn list(tx: &mut Tx, f: &Filter) -> Result<Vec<TicketListRow>> {
         }
     }
     if let Some(text) = &f.text {
-        let matching = search::matching_messages(tx.backend(), text, &mut args);
+        let matching = search::matching_messages(tx.backend(), text, f.window.map(|w| w.2), &mut args);
         let public = if f.public_only { " AND m.kind = 'reply'" } else { "" };
-        wh.push(format!("t.id IN (SELECT m.ticket_id FROM messages m WHERE m.id IN ({matching}){public})"));
+        let within = match f.window {
+            Some((lo, hi, _)) => {
+                let (lo, hi) = (push(&mut args, Arg::Int(lo)), push(&mut args, Arg::Int(hi)));
+                wh.push(format!("t.id BETWEEN {lo} AND {hi}"));
+                format!(" AND m.ticket_id BETWEEN {lo} AND {hi}")
+            }
+            None => String::new(),
+        };
+        wh.push(format!("t.id IN (SELECT m.ticket_id FROM messages m WHERE m.id IN ({matching}){public}{within})"));
     }
     let (key, order) = match f.order {
         Order::Newest => ("t.id", "t.id DESC"),
@@ -513,6 +528,35 @@ pub async fn list(tx: &mut Tx, f: &Filter) -> Result<Vec<TicketListRow>> {
         {
             row.requestors.push(c.email);
         }
+    }
+    Ok(out)
+}
+
+/// A full-text search, newest tickets first, in windows of ticket numbers from the newest down
+/// (each four times wider than the last). In each window only the search documents from the
+/// window's first message on are read, so common words cost a page of results, not every match
+/// in the database; the walk stops as soon as the page is full.
+async fn list_text_newest(tx: &mut Tx, f: &Filter) -> Result<Vec<TicketListRow>> {
+    let max: Option<i64> =
+        with_conn!(&mut *tx, c => sqlx::query_scalar("SELECT MAX(id) FROM tickets").fetch_one(&mut *c).await)?;
+    let limit = f.limit.clamp(1, 500);
+    let mut hi = match f.after {
+        Some((_, id)) => id - 1,
+        None => max.unwrap_or(0),
+    };
+    let mut width = 4096i64;
+    let mut out = Vec::new();
+    while hi >= 1 && (out.len() as i64) < limit {
+        let lo = (hi - width + 1).max(1);
+        let first: Option<i64> = with_conn!(&mut *tx, c => sqlx::query_scalar(
+            "SELECT MIN(id) FROM messages WHERE ticket_id BETWEEN $1 AND $2").bind(lo).bind(hi).fetch_one(&mut *c).await)?;
+        if let Some(first) = first {
+            let window =
+                Filter { window: Some((lo, hi, first)), after: None, limit: limit - out.len() as i64, ..f.clone() };
+            out.extend(Box::pin(list(tx, &window)).await?);
+        }
+        hi = lo - 1;
+        width = width.saturating_mul(4);
     }
     Ok(out)
 }

@@ -535,3 +535,91 @@ both!(
         assert!(after.updated_at > v.updated_at);
     }
 );
+
+both!(
+    async fn search_walks_windows_of_tickets_newest_first_and_pages_across_them(t: &Ctx) {
+        let cast = t.seed().await;
+        let sys = t.system();
+        let queue = t.app.queues(&sys).await.unwrap();
+        assert_eq!(queue[0].slug, "support");
+        let anna = t.app.contacts(&sys, Some("ACME")).await.unwrap()[0].id;
+        let (first_ticket, mut next_message) = t.app.bulk_next_ids(&sys).await.unwrap();
+        // 10,000 tickets: more than two search windows. The rare word sits in five of them.
+        let rare =
+            [first_ticket + 2, first_ticket + 4_100, first_ticket + 4_101, first_ticket + 9_000, first_ticket + 9_999];
+        let mut batch = Vec::new();
+        for k in 0..10_000 {
+            let id = first_ticket + k;
+            let body = if rare.contains(&id) {
+                format!("the ont shows zebrafish {id}")
+            } else {
+                format!("ordinary words {id}")
+            };
+            let message = store::bulk::BulkMessage {
+                id: next_message,
+                kind: domain::MessageKind::Reply,
+                author_user_id: None,
+                author_contact_id: Some(anna),
+                author_label: "anna".into(),
+                channel: domain::Channel::Email,
+                body,
+                at: 1_700_000_000_000_000 + k,
+            };
+            next_message += 1;
+            batch.push(store::bulk::BulkTicket {
+                id,
+                queue_id: 1,
+                reference: format!("support#{id}"),
+                title: "bulk".into(),
+                status: Status::Open,
+                owner_id: None,
+                customer_id: None,
+                category: Category::InformationRequest,
+                severity: domain::Severity::NonBlocking,
+                priority: 50,
+                created_at: 1_700_000_000_000_000 + k,
+                updated_at: 1_700_000_000_000_000 + k,
+                resolved_at: None,
+                requestor_id: anna,
+                messages: vec![message],
+            });
+        }
+        t.app.bulk_load(&sys, &batch).await.unwrap();
+        t.app.bulk_finish(&sys).await.unwrap();
+        // A later reply on an old ticket still finds that old ticket, in its place.
+        t.app.add_message(&cast.agent, first_ticket + 10, reply("zebrafish again")).await.unwrap();
+        let mut pages = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = t
+                .app
+                .list_tickets(
+                    &cast.admin,
+                    ListInput {
+                        q: Some("zebrafish".into()),
+                        limit: Some(2),
+                        cursor: cursor.clone(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            pages.push(page.tickets.iter().map(|x| x.number).collect::<Vec<_>>());
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        let o = first_ticket;
+        assert_eq!(pages, vec![vec![o + 9_999, o + 9_000], vec![o + 4_101, o + 4_100], vec![o + 10, o + 2]]);
+        let both = t
+            .app
+            .list_tickets(&cast.admin, ListInput { q: Some("ont zebrafish".into()), ..Default::default() })
+            .await
+            .unwrap();
+        assert_eq!(both.tickets.len(), 5, "both words in one document");
+        // After the new tickets, numbering goes on where the bulk load stopped.
+        let next = t.ticket(&cast, "support", "after", "anna@acme.example", "x").await.number;
+        assert_eq!(next, o + 10_000);
+    }
+);
