@@ -4,8 +4,8 @@ use domain::{Category, Channel, LinkKind, MessageKind, Severity, Status};
 use sqlx::Row;
 
 use crate::{
-    Arg, AttachmentRow, LinkRow, MessageRow, Result, TicketContactRow, TicketListRow, TicketRow, Tx, bind_args, parse,
-    placeholders, search,
+    Arg, AttachmentRow, Backend, LinkRow, MessageRow, Result, TicketContactRow, TicketListRow, TicketRow, Tx,
+    bind_args, parse, placeholders, search,
 };
 
 const COLS: &str = "t.id, t.queue_id, t.title, t.status, t.owner_id, t.customer_id, t.category, t.severity, t.priority, \
@@ -387,7 +387,9 @@ pub struct Filter {
 
 /// Lists tickets with their queue, owner, customer code and requestors.
 pub async fn list(tx: &mut Tx, f: &Filter) -> Result<Vec<TicketListRow>> {
-    if f.text.is_some() && f.order == Order::Newest && f.window.is_none() {
+    // SQLite's FTS5 reads a range of document ids cheaply, so a walk over ticket windows stops
+    // early; PostgreSQL's GIN index evaluates the whole match for every window, so it gets one query.
+    if f.text.is_some() && f.order == Order::Newest && f.window.is_none() && tx.backend() == Backend::Sqlite {
         return list_text_newest(tx, f).await;
     }
     let mut wh: Vec<String> = vec!["t.merged_into IS NULL".into()];
@@ -549,7 +551,9 @@ async fn list_text_newest(tx: &mut Tx, f: &Filter) -> Result<Vec<TicketListRow>>
     while hi >= 1 && (out.len() as i64) < limit {
         let lo = (hi - width + 1).max(1);
         let first: Option<i64> = with_conn!(&mut *tx, c => sqlx::query_scalar(
-            "SELECT MIN(id) FROM messages WHERE ticket_id BETWEEN $1 AND $2").bind(lo).bind(hi).fetch_one(&mut *c).await)?;
+            // `id + 0` keeps PostgreSQL from answering MIN by walking the primary key (its min/max
+            // shortcut), which is slow for old windows; both backends then read the (ticket_id, id) range.
+            "SELECT MIN(id + 0) FROM messages WHERE ticket_id BETWEEN $1 AND $2").bind(lo).bind(hi).fetch_one(&mut *c).await)?;
         if let Some(first) = first {
             let window =
                 Filter { window: Some((lo, hi, first)), after: None, limit: limit - out.len() as i64, ..f.clone() };
