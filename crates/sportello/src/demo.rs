@@ -18,7 +18,9 @@ pub async fn is_empty(app: &App) -> anyhow::Result<bool> {
     Ok(app.queues(&Actor::system(Channel::System)).await?.is_empty())
 }
 
-fn password(rng: &mut StdRng) -> String {
+/// A fresh password from the operating system's generator (never from the seeded demo data).
+fn password() -> String {
+    let rng = &mut rand::rng();
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     (0..16).map(|_| *ALPHABET.choose(rng).unwrap_or(&b'x') as char).collect()
 }
@@ -261,7 +263,7 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
     ];
     let mut agents = Vec::new();
     for (email, name, role) in people {
-        let pw = password(&mut rng);
+        let pw = password();
         let u = app
             .create_user(
                 &sys,
@@ -282,7 +284,7 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
     app.set_rights(&sys, agents[3].id, "support", all).await?;
 
     let partner = app.save_partner(&sys, None, "Rete Lario Servizi", PartnerKind::Msp).await?;
-    let ppw = password(&mut rng);
+    let ppw = password();
     app.create_user(
         &sys,
         UserInput {
