@@ -1,6 +1,6 @@
 //! Who is acting, and what they may do. Every check of the application lives here.
 
-use domain::{Channel, QueueRights, Right, Role};
+use domain::{Channel, QueueRights, Right};
 use store::{TicketRow, Tx};
 
 use crate::{Error, Result};
@@ -50,16 +50,6 @@ impl Actor {
     /// Sportello itself acting through `channel` (command line, jobs, demo).
     pub fn system(channel: Channel) -> Actor {
         Actor { who: Who::System, user_id: None, label: "Sportello".into(), channel }
-    }
-
-    /// The role the actor plays (system counts as admin).
-    pub fn role(&self) -> Role {
-        match self.who {
-            Who::System | Who::Admin => Role::Admin,
-            Who::Agent { .. } => Role::Agent,
-            Who::Partner { .. } => Role::Partner,
-            Who::Contact { .. } => Role::Contact,
-        }
     }
 
     /// Whether the actor is staff of the operator (system, admin or agent).

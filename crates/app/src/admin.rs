@@ -837,7 +837,41 @@ impl App {
     }
 }
 
+pub use store::bulk::{BulkMessage, BulkTicket};
+
+/// What a bulk load refers to: queues `(id, reference prefix)`, agents `(id, label)`, contacts
+/// `(id, customer id, email)`.
+#[derive(Debug, Clone, Default)]
+pub struct BulkRefs {
+    /// Queues.
+    pub queues: Vec<(i64, String)>,
+    /// Agents.
+    pub agents: Vec<(i64, String)>,
+    /// Contacts.
+    pub contacts: Vec<(i64, Option<i64>, String)>,
+}
+
 impl App {
+    /// The queues, agents and contacts a bulk load can refer to by id. Admins only.
+    pub async fn bulk_refs(&self, actor: &Actor) -> Result<BulkRefs> {
+        actor.require_admin()?;
+        let mut tx = self.db.read().await?;
+        Ok(BulkRefs {
+            queues: store::queues::all(&mut tx).await?.into_iter().map(|q| (q.id, q.reference_prefix)).collect(),
+            agents: store::people::users(&mut tx)
+                .await?
+                .into_iter()
+                .filter(|u| u.role == Role::Agent)
+                .map(|u| (u.id, format!("{} <{}>", u.name, u.email)))
+                .collect(),
+            contacts: store::people::contacts(&mut tx, None)
+                .await?
+                .into_iter()
+                .map(|c| (c.id, c.customer_id, c.email))
+                .collect(),
+        })
+    }
+
     /// The next free ticket and message numbers, for a bulk load. Admins only.
     pub async fn bulk_next_ids(&self, actor: &Actor) -> Result<(i64, i64)> {
         actor.require_admin()?;
@@ -846,7 +880,7 @@ impl App {
     }
 
     /// Loads prepared tickets in one transaction (seeding, imports). Admins only.
-    pub async fn bulk_load(&self, actor: &Actor, tickets: &[store::bulk::BulkTicket]) -> Result<()> {
+    pub async fn bulk_load(&self, actor: &Actor, tickets: &[BulkTicket]) -> Result<()> {
         actor.require_admin()?;
         let mut tx = self.db.write().await?;
         store::bulk::insert(&mut tx, tickets).await?;

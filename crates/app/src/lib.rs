@@ -112,9 +112,12 @@ impl App {
     }
 }
 
-/// Opens the database named by `url`, applies pending migrations, and returns it.
-pub async fn open_database(url: &str) -> Result<Db> {
-    let db = Db::connect(&store::Options::new(url)).await?;
+/// Opens the database named by `url` with at most `connections` pooled connections, applies
+/// pending migrations, and returns it.
+pub async fn open_database(url: &str, connections: u32) -> Result<Db> {
+    let mut options = store::Options::new(url);
+    options.max_connections = connections;
+    let db = Db::connect(&options).await?;
     store::migrate::run(&db).await?;
     Ok(db)
 }

@@ -148,11 +148,6 @@ impl Status {
             Err(TransitionError { from: self, to, allowed: self.allowed_next().to_vec() })
         }
     }
-
-    /// Whether the ticket still needs work (counts in backlogs and "my open tickets").
-    pub fn is_active(self) -> bool {
-        matches!(self, Status::New | Status::Open | Status::Stalled)
-    }
 }
 
 /// Who wrote a message, as far as the lifecycle cares.

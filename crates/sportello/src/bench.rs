@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use app::admin::{ContactInput, CustomerInput, QueueInput, UserInput};
+use app::admin::{BulkMessage, BulkTicket};
+use app::admin::{BulkRefs, ContactInput, CustomerInput, QueueInput, UserInput};
 use app::{Actor, App};
 use clap::Args;
 use domain::{Category, Channel, MessageKind, QueueRights, Role, Status};
@@ -17,7 +18,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
-use store::bulk::{BulkMessage, BulkTicket};
 
 /// Options of `bench`.
 #[derive(Debug, Clone, Args)]
@@ -273,13 +273,7 @@ impl Corpus {
     }
 }
 
-struct Cast {
-    queues: Vec<(i64, String)>,
-    agents: Vec<(i64, String)>,
-    contacts: Vec<(i64, Option<i64>, String)>,
-}
-
-async fn prepare(app: &App) -> anyhow::Result<Cast> {
+async fn prepare(app: &App) -> anyhow::Result<BulkRefs> {
     let sys = Actor::system(Channel::System);
     if app.queues(&sys).await?.is_empty() {
         for (slug, prefix) in [("support", "support"), ("treasury", "treasury")] {
@@ -333,22 +327,12 @@ async fn prepare(app: &App) -> anyhow::Result<Cast> {
             }
         }
     }
-    let mut tx = app.db.read().await?;
-    let queues = store::queues::all(&mut tx).await?.into_iter().map(|q| (q.id, q.reference_prefix)).collect();
-    let agents = store::people::users(&mut tx)
-        .await?
-        .into_iter()
-        .filter(|u| u.role == Role::Agent)
-        .map(|u| (u.id, format!("{} <{}>", u.name, u.email)))
-        .collect();
-    let contacts =
-        store::people::contacts(&mut tx, None).await?.into_iter().map(|c| (c.id, c.customer_id, c.email)).collect();
-    Ok(Cast { queues, agents, contacts })
+    Ok(app.bulk_refs(&sys).await?)
 }
 
 fn ticket(
     corpus: &Corpus,
-    cast: &Cast,
+    cast: &BulkRefs,
     rng: &mut StdRng,
     id: i64,
     next_message: &mut i64,

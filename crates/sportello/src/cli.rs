@@ -112,12 +112,9 @@ pub enum AdminCommand {
 
 /// Opens and migrates the database named on the command line, with a clear message on failure.
 pub async fn open(url: &str, connections: u32) -> anyhow::Result<App> {
-    let mut opts = store::Options::new(url);
-    opts.max_connections = connections;
-    let db = store::Db::connect(&opts)
+    let db = app::open_database(url, connections)
         .await
         .with_context(|| format!("cannot open the database at {}", crate::redact(url)))?;
-    store::migrate::run(&db).await.with_context(|| format!("cannot migrate the database at {}", crate::redact(url)))?;
     Ok(App::new(db, app::Config::default()))
 }
 

@@ -177,7 +177,7 @@ impl Db {
                 .pragma("temp_store", "memory")
                 .pragma("journal_size_limit", "67108864");
             // The writer keeps a larger page cache; it never checkpoints on commit (a background
-            // task does, see `Db::checkpoint`), so no request waits for the WAL to be copied back.
+            // task does, see `checkpoint`), so no request waits for the WAL to be copied back.
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(options.acquire_timeout.max(Duration::from_secs(10)))
@@ -244,17 +244,6 @@ impl Db {
         })
     }
 
-    /// SQLite: copies the write-ahead log back into the database file without blocking the
-    /// writer or readers (PASSIVE); when the log passes 64 MB it briefly takes the writer's turn
-    /// to restart it, so it stays bounded under constant writes. A no-op on PostgreSQL. Every
-    /// SQLite `Db` runs it each second in the background, so commits never wait for it.
-    pub async fn checkpoint(&self) -> Result<()> {
-        match self {
-            Db::Sqlite { read, write } => checkpoint(read, write).await,
-            Db::Postgres(_) => Ok(()),
-        }
-    }
-
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<()> {
         let mut tx = self.read().await?;
@@ -304,6 +293,9 @@ impl Tx {
 /// Write-ahead log frames (64 MB of 4 KB pages) beyond which the writer pauses to restart the log.
 const WAL_RESTART_FRAMES: i64 = 16_384;
 
+/// Copies the write-ahead log back into the database file without blocking the writer or readers
+/// (PASSIVE); past 64 MB it briefly takes the writer's turn to restart the log, so the log stays
+/// bounded under constant writes. Every SQLite `Db` runs it every 250 ms in the background.
 async fn checkpoint(read: &SqlitePool, write: &SqlitePool) -> Result<()> {
     let (log, done): (i64, i64) = {
         let mut c = read.acquire().await?;

@@ -214,14 +214,6 @@ pub async fn message(tx: &mut Tx, id: i64) -> Result<Option<MessageRow>> {
     })
 }
 
-/// How many public replies agents (users) have written on a ticket.
-pub async fn count_agent_replies(tx: &mut Tx, ticket_id: i64) -> Result<i64> {
-    let n: i64 = with_conn!(tx, c => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM messages m JOIN users u ON u.id = m.author_user_id WHERE m.ticket_id = $1 AND m.kind = 'reply'")
-        .bind(ticket_id).fetch_one(&mut *c).await)?;
-    Ok(n)
-}
-
 /// Records an attachment of a message (its blob must be stored already).
 pub async fn insert_attachment(
     tx: &mut Tx,
@@ -563,10 +555,4 @@ async fn list_text_newest(tx: &mut Tx, f: &Filter) -> Result<Vec<TicketListRow>>
         width = width.saturating_mul(4);
     }
     Ok(out)
-}
-
-/// How many tickets exist (merged ones included).
-pub async fn count(tx: &mut Tx) -> Result<i64> {
-    let n: i64 = with_conn!(tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(&mut *c).await)?;
-    Ok(n)
 }

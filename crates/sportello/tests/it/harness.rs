@@ -53,7 +53,7 @@ impl Ctx {
     pub async fn sqlite() -> Ctx {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/sportello.db", dir.path().display());
-        let app = app::App::new(app::open_database(&url).await.unwrap(), app::Config::default());
+        let app = app::App::new(app::open_database(&url, 16).await.unwrap(), app::Config::default());
         Ctx { app, url, backend: store::Backend::Sqlite, _dir: Some(dir), pg: None }
     }
 
