@@ -418,6 +418,10 @@ async fn seed(app: &App, args: &BenchArgs, corpus: &Corpus) -> anyhow::Result<(u
     let first_message = next_message;
     let mut id = first_ticket;
     let end = first_ticket + todo as i64;
+    // PostgreSQL does the indexing work in its own processes: two loaders keep both cores busy.
+    // SQLite has one writer, so more loaders would only queue.
+    let loaders = if app.db.backend() == app::Backend::Postgres { 2 } else { 1 };
+    let mut inflight = tokio::task::JoinSet::new();
     while id < end {
         let n = (end - id).min(args.batch as i64);
         let mut batch = Vec::with_capacity(n as usize);
@@ -427,9 +431,17 @@ async fn seed(app: &App, args: &BenchArgs, corpus: &Corpus) -> anyhow::Result<(u
             let recent = tid as f64 > args.tickets as f64 * 0.97;
             batch.push(ticket(corpus, &cast, &mut rng, tid, &mut next_message, at, recent));
         }
-        app.bulk_load(&sys, &batch).await?;
+        while inflight.len() >= loaders {
+            if let Some(done) = inflight.join_next().await {
+                bar.inc(done??);
+            }
+        }
+        let (app, sys) = (app.clone(), sys.clone());
+        inflight.spawn(async move { app.bulk_load(&sys, &batch).await.map(|()| n as u64) });
         id += n;
-        bar.inc(n as u64);
+    }
+    while let Some(done) = inflight.join_next().await {
+        bar.inc(done??);
     }
     bar.finish_and_clear();
     app.bulk_finish(&sys).await?;

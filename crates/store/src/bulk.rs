@@ -47,6 +47,49 @@ pub async fn next_ids(tx: &mut Tx) -> Result<(i64, i64)> {
     Ok((t, m))
 }
 
+/// Appends one value in `COPY … FROM STDIN` text format.
+fn copy_value(out: &mut String, a: &Arg) {
+    use std::fmt::Write as _;
+    let text = match a {
+        Arg::Int(i) | Arg::OptInt(Some(i)) => {
+            let _ = write!(out, "{i}");
+            return;
+        }
+        Arg::OptInt(None) | Arg::OptText(None) => {
+            out.push_str("\\N");
+            return;
+        }
+        Arg::Text(t) | Arg::OptText(Some(t)) => t,
+    };
+    for ch in text.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Loads rows with PostgreSQL's `COPY`, which skips planning and per-row parameters.
+async fn copy_rows(c: &mut sqlx::PgConnection, target: &str, rows: Vec<Vec<Arg>>) -> Result<()> {
+    let mut buf = String::with_capacity(rows.len() * 64);
+    for row in &rows {
+        for (j, a) in row.iter().enumerate() {
+            if j > 0 {
+                buf.push('\t');
+            }
+            copy_value(&mut buf, a);
+        }
+        buf.push('\n');
+    }
+    let mut copy = c.copy_in_raw(&format!("COPY {target} FROM STDIN")).await?;
+    copy.send(buf.into_bytes()).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
 async fn insert_rows(tx: &mut Tx, head: &str, exprs: &[&str], rows: Vec<Vec<Arg>>) -> Result<()> {
     // SQLite resolves `$N` names with a linear search per parameter, which is quadratic on
     // statements this long; its anonymous `?` costs nothing. PostgreSQL needs `$N`.
@@ -138,10 +181,15 @@ pub async fn insert(tx: &mut Tx, tickets: &[BulkTicket]) -> Result<()> {
                 Arg::Int(m.at),
             ]);
             let doc = search::document(&t.title, &m.body);
-            f_rows.push(vec![
-                Arg::Int(m.id),
-                Arg::Text(if backend == Backend::Postgres { domain::search::fold_diacritics(&doc) } else { doc }),
-            ]);
+            f_rows.push(match backend {
+                Backend::Sqlite => vec![Arg::Int(m.id), Arg::Text(doc)],
+                Backend::Postgres => vec![
+                    Arg::Int(m.id),
+                    Arg::Int(t.id),
+                    Arg::Text(if m.kind == MessageKind::Reply { "t" } else { "f" }.into()),
+                    Arg::Text(domain::search::fold_diacritics(&doc)),
+                ],
+            });
             e_rows.push(event(m.kind.as_str(), m.id.to_string(), m.at, Some(m)));
         }
         if t.status != Status::New {
@@ -150,6 +198,40 @@ pub async fn insert(tx: &mut Tx, tickets: &[BulkTicket]) -> Result<()> {
             e[10] = Arg::OptText(Some("new".into()));
             e_rows.push(e);
         }
+    }
+    if let Tx::Postgres(c) = tx {
+        // COPY, and one `to_tsvector` pass over a staging table for the search documents.
+        let c: &mut sqlx::PgConnection = c;
+        copy_rows(
+            c,
+            "tickets (id, queue_id, title, status, owner_id, customer_id, category, severity, priority, created_at, updated_at, resolved_at)",
+            t_rows,
+        )
+        .await?;
+        copy_rows(c, "ticket_contacts (ticket_id, contact_id, role)", c_rows).await?;
+        copy_rows(
+            c,
+            "messages (id, ticket_id, kind, author_user_id, author_contact_id, author_label, channel, body_text, created_at)",
+            m_rows,
+        )
+        .await?;
+        sqlx::query("CREATE TEMPORARY TABLE IF NOT EXISTS bulk_fts (message_id BIGINT, ticket_id BIGINT, public BOOLEAN, doc TEXT) ON COMMIT DELETE ROWS")
+            .execute(&mut *c)
+            .await?;
+        copy_rows(c, "bulk_fts (message_id, ticket_id, public, doc)", f_rows).await?;
+        sqlx::query(
+            "INSERT INTO message_fts (message_id, ticket_id, public, doc)
+             SELECT message_id, ticket_id, public, to_tsvector('simple', doc) FROM bulk_fts",
+        )
+        .execute(&mut *c)
+        .await?;
+        copy_rows(
+            c,
+            "events (ticket_id, subject, subject_id, actor_user_id, actor_contact_id, actor_label, channel, at, kind, field, old_value, new_value)",
+            e_rows,
+        )
+        .await?;
+        return Ok(());
     }
     insert_rows(
         tx,
@@ -166,13 +248,7 @@ pub async fn insert(tx: &mut Tx, tickets: &[BulkTicket]) -> Result<()> {
         m_rows,
     )
     .await?;
-    match backend {
-        Backend::Sqlite => insert_rows(tx, "INSERT INTO message_fts (rowid, doc)", &["?", "?"], f_rows).await?,
-        Backend::Postgres => {
-            insert_rows(tx, "INSERT INTO message_fts (message_id, doc)", &["?", "to_tsvector('simple', ?)"], f_rows)
-                .await?
-        }
-    }
+    insert_rows(tx, "INSERT INTO message_fts (rowid, doc)", &["?", "?"], f_rows).await?;
     insert_rows(
         tx,
         "INSERT INTO events (ticket_id, subject, subject_id, actor_user_id, actor_contact_id, actor_label, channel, at, kind, field, old_value, new_value)",

@@ -15,12 +15,20 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first. Both backends have the same versions.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
-    postgres: include_str!("../migrations/postgres/0001_initial.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
+        postgres: include_str!("../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "search_by_ticket",
+        sqlite: include_str!("../migrations/sqlite/0002_search_by_ticket.sql"),
+        postgres: include_str!("../migrations/postgres/0002_search_by_ticket.sql"),
+    },
+];
 
 /// A fingerprint of the whole migration history of one backend (for test templates).
 pub fn fingerprint(db: crate::Backend) -> String {

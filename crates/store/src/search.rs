@@ -1,6 +1,6 @@
 //! Full-text search: SQLite FTS5 or PostgreSQL tsvector, one document per message.
 
-use domain::{SearchQuery, SearchTerm};
+use domain::{MessageKind, SearchQuery, SearchTerm};
 
 use crate::{Arg, Backend, Result, Tx};
 
@@ -33,8 +33,15 @@ pub(crate) fn document(title: &str, body: &str) -> String {
     doc
 }
 
-/// Indexes one message under its ticket's title.
-pub async fn index_message(tx: &mut Tx, message_id: i64, title: &str, body: &str) -> Result<()> {
+/// Indexes one message of ticket `ticket_id` under the ticket's title; `public` for replies.
+pub async fn index_message(
+    tx: &mut Tx,
+    message_id: i64,
+    ticket_id: i64,
+    public: bool,
+    title: &str,
+    body: &str,
+) -> Result<()> {
     let doc = document(title, body);
     match tx {
         Tx::Sqlite(c) => {
@@ -45,9 +52,13 @@ pub async fn index_message(tx: &mut Tx, message_id: i64, title: &str, body: &str
                 .await?;
         }
         Tx::Postgres(c) => {
-            sqlx::query("INSERT INTO message_fts (message_id, doc) VALUES ($1, to_tsvector('simple', $2))")
-                .bind(message_id)
-                .bind(domain::search::fold_diacritics(&doc))
+            sqlx::query(
+                "INSERT INTO message_fts (message_id, ticket_id, public, doc) VALUES ($1, $2, $3, to_tsvector('simple', $4))",
+            )
+            .bind(message_id)
+            .bind(ticket_id)
+            .bind(public)
+            .bind(domain::search::fold_diacritics(&doc))
                 .execute(&mut **c)
                 .await?;
         }
@@ -57,9 +68,9 @@ pub async fn index_message(tx: &mut Tx, message_id: i64, title: &str, body: &str
 
 /// Re-indexes every message of a ticket (after its title changed or messages moved in).
 pub async fn reindex_ticket(tx: &mut Tx, ticket_id: i64, title: &str) -> Result<()> {
-    let messages: Vec<(i64, String)> = with_conn!(&mut *tx, c => sqlx::query_as(
-        "SELECT id, body_text FROM messages WHERE ticket_id = $1 ORDER BY id").bind(ticket_id).fetch_all(&mut *c).await)?;
-    for (id, body) in messages {
+    let messages: Vec<(i64, String, String)> = with_conn!(&mut *tx, c => sqlx::query_as(
+        "SELECT id, body_text, kind FROM messages WHERE ticket_id = $1 ORDER BY id").bind(ticket_id).fetch_all(&mut *c).await)?;
+    for (id, body, kind) in messages {
         match &mut *tx {
             Tx::Sqlite(c) => {
                 sqlx::query("DELETE FROM message_fts WHERE rowid = $1").bind(id).execute(&mut **c).await?;
@@ -68,27 +79,47 @@ pub async fn reindex_ticket(tx: &mut Tx, ticket_id: i64, title: &str) -> Result<
                 sqlx::query("DELETE FROM message_fts WHERE message_id = $1").bind(id).execute(&mut **c).await?;
             }
         }
-        index_message(tx, id, title, &body).await?;
+        index_message(tx, id, ticket_id, kind == MessageKind::Reply.as_str(), title, &body).await?;
     }
     Ok(())
 }
 
-/// SQL selecting the ids of matching messages (from `min_id` on, when given); pushes its
-/// arguments onto `args`.
-pub fn matching_messages(backend: Backend, q: &TextQuery, min_id: Option<i64>, args: &mut Vec<Arg>) -> String {
-    let from = |args: &mut Vec<Arg>, column: &str| match min_id {
-        Some(m) => {
-            args.push(Arg::Int(m));
-            format!(" AND {column} >= ${}", args.len())
-        }
-        None => String::new(),
+/// A condition on `t.id` (the tickets table aliased `t`) keeping the tickets with a matching
+/// message (a public one when `public_only`); pushes its arguments onto `args`.
+///
+/// `window` = `(lowest ticket, highest ticket, first message of the lowest ticket)` bounds the
+/// search on SQLite, where FTS5 reads the documents from that message on only; PostgreSQL ignores
+/// it and lets its planner walk the ticket index or the GIN index.
+pub fn matching_tickets(
+    backend: Backend,
+    q: &TextQuery,
+    public_only: bool,
+    window: Option<(i64, i64, i64)>,
+    args: &mut Vec<Arg>,
+) -> String {
+    let mut push = |a: Arg| {
+        args.push(a);
+        format!("${}", args.len())
     };
     match backend {
         Backend::Sqlite => {
-            args.push(Arg::Text(q.fts5.clone()));
-            let n = args.len();
-            let range = from(args, "rowid");
-            format!("SELECT rowid FROM message_fts WHERE message_fts MATCH ${n}{range}")
+            let pm = push(Arg::Text(q.fts5.clone()));
+            let public = if public_only { " AND m.kind = 'reply'" } else { "" };
+            let (from, within, tickets) = match window {
+                Some((lo, hi, min_id)) => {
+                    let (lo, hi, min) = (push(Arg::Int(lo)), push(Arg::Int(hi)), push(Arg::Int(min_id)));
+                    (
+                        format!(" AND rowid >= {min}"),
+                        format!(" AND m.ticket_id BETWEEN {lo} AND {hi}"),
+                        format!("t.id BETWEEN {lo} AND {hi} AND "),
+                    )
+                }
+                None => Default::default(),
+            };
+            format!(
+                "{tickets}t.id IN (SELECT m.ticket_id FROM messages m WHERE m.id IN \
+                 (SELECT rowid FROM message_fts WHERE message_fts MATCH {pm}{from}){public}{within})"
+            )
         }
         Backend::Postgres => {
             let parts: Vec<String> = q
@@ -99,12 +130,11 @@ pub fn matching_messages(backend: Backend, q: &TextQuery, min_id: Option<i64>, a
                         SearchTerm::Word(w) => ("plainto_tsquery", w),
                         SearchTerm::Phrase(p) => ("phraseto_tsquery", p),
                     };
-                    args.push(Arg::Text(domain::search::fold_diacritics(text)));
-                    format!("{f}('simple', ${})", args.len())
+                    format!("{f}('simple', {})", push(Arg::Text(domain::search::fold_diacritics(text))))
                 })
                 .collect();
-            let range = from(args, "message_id");
-            format!("SELECT message_id FROM message_fts WHERE doc @@ ({}){range}", parts.join(" && "))
+            let public = if public_only { " AND f.public" } else { "" };
+            format!("t.id IN (SELECT f.ticket_id FROM message_fts f WHERE f.doc @@ ({}){public})", parts.join(" && "))
         }
     }
 }

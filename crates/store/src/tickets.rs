@@ -191,7 +191,7 @@ pub async fn insert_message(tx: &mut Tx, m: &NewMessage, title: &str, now: i64) 
             .fetch_one(&mut *c).await?;
         message_row!(r)
     })?;
-    search::index_message(tx, row.id, title, &row.body_text).await?;
+    search::index_message(tx, row.id, row.ticket_id, row.kind == MessageKind::Reply, title, &row.body_text).await?;
     Ok(row)
 }
 
@@ -297,6 +297,14 @@ pub async fn links(tx: &mut Tx, ticket_id: i64) -> Result<Vec<LinkRow>> {
 
 /// Moves everything of ticket `from` into `into`: messages, contacts, links (self-links dropped).
 pub async fn merge_contents(tx: &mut Tx, from: i64, into: i64) -> Result<()> {
+    if let Tx::Postgres(c) = tx {
+        // The search documents name their ticket on PostgreSQL (the reindex job redoes the text).
+        sqlx::query("UPDATE message_fts SET ticket_id = $2 WHERE ticket_id = $1")
+            .bind(from)
+            .bind(into)
+            .execute(&mut **c)
+            .await?;
+    }
     with_conn!(tx, c => {
         sqlx::query("UPDATE messages SET ticket_id = $2 WHERE ticket_id = $1").bind(from).bind(into).execute(&mut *c).await?;
         sqlx::query("INSERT INTO ticket_contacts (ticket_id, contact_id, role) SELECT $2, contact_id, role FROM ticket_contacts WHERE ticket_id = $1 ON CONFLICT DO NOTHING")
@@ -434,17 +442,7 @@ pub async fn list(tx: &mut Tx, f: &Filter) -> Result<Vec<TicketListRow>> {
         }
     }
     if let Some(text) = &f.text {
-        let matching = search::matching_messages(tx.backend(), text, f.window.map(|w| w.2), &mut args);
-        let public = if f.public_only { " AND m.kind = 'reply'" } else { "" };
-        let within = match f.window {
-            Some((lo, hi, _)) => {
-                let (lo, hi) = (push(&mut args, Arg::Int(lo)), push(&mut args, Arg::Int(hi)));
-                wh.push(format!("t.id BETWEEN {lo} AND {hi}"));
-                format!(" AND m.ticket_id BETWEEN {lo} AND {hi}")
-            }
-            None => String::new(),
-        };
-        wh.push(format!("t.id IN (SELECT m.ticket_id FROM messages m WHERE m.id IN ({matching}){public}{within})"));
+        wh.push(search::matching_tickets(tx.backend(), text, f.public_only, f.window, &mut args));
     }
     let (key, order) = match f.order {
         Order::Newest => ("t.id", "t.id DESC"),
