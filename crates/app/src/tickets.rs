@@ -206,6 +206,15 @@ fn check_body(problems: &mut Problems, body: &str, html: Option<&str>) -> (Strin
     (text, clean_html)
 }
 
+/// What the writes of a creation produced, for its answer.
+struct Written {
+    t: TicketRow,
+    reference: String,
+    requestor_rows: Vec<store::ContactRow>,
+    cc_rows: Vec<store::ContactRow>,
+    customer: Option<store::CustomerRow>,
+}
+
 impl App {
     fn check_attachments(&self, problems: &mut Problems, field: &str, list: &[AttachmentInput]) {
         if list.len() > self.config.max_attachments {
@@ -304,60 +313,87 @@ impl App {
             return Err(Error::Internal("checked inputs missing".into()));
         };
         drop(tx);
-        let mut tx = self.db.write().await?;
-        let mut customer_id = customer.as_ref().map(|c| c.id);
-        let mut requestor_rows = Vec::new();
-        if let Who::Contact { contact_id, customer_id: own } = actor.who {
-            if let Some(c) = store::people::contact(&mut tx, contact_id).await? {
-                requestor_rows.push(c);
-            }
-            customer_id = own;
-        }
-        for e in &requestors {
-            let c = contact_for_email(&mut tx, actor, e, now).await?;
-            if !requestor_rows.iter().any(|r| r.id == c.id) {
-                requestor_rows.push(c);
-            }
-        }
-        if customer_id.is_none() {
-            customer_id = requestor_rows.iter().find_map(|c| c.customer_id);
-        }
-        let category = input.category.unwrap_or(Category::InformationRequest);
-        let new = NewTicket {
-            queue_id: queue.id,
-            title: title.clone(),
-            status: Status::New,
-            owner_id: owner.as_ref().map(|u| u.id),
-            customer_id,
-            category,
-            severity: input.severity.unwrap_or(category.default_severity()),
-            priority: input.priority.unwrap_or(50),
-        };
-        let t = store::tickets::insert(&mut tx, &new, now).await?;
-        for c in &requestor_rows {
-            store::tickets::add_contact(&mut tx, t.id, c.id, false).await?;
-        }
-        let mut cc_rows = Vec::new();
-        for e in &cc {
-            let c = contact_for_email(&mut tx, actor, e, now).await?;
-            store::tickets::add_contact(&mut tx, t.id, c.id, true).await?;
-            cc_rows.push(c);
-        }
-        for (fid, v) in &field_values {
-            store::tickets::set_field(&mut tx, t.id, *fid, Some(v)).await?;
-        }
-        let reference = Reference::new(&queue.reference_prefix, t.id).to_string();
-        record(&mut tx, actor, t.id, "created", None, None, Some(reference.clone()), now).await?;
-        let m = self
-            .insert_message(&mut tx, actor, &t, MessageKind::Reply, body_text, body_html, &input.attachments, now)
+        // The writes, on SQLite grouped with concurrent creations into one commit (they may run
+        // twice, see `Db::write_grouped`, hence the clones).
+        let app = self.clone();
+        let (actor_w, attachments_w) = (actor.clone(), std::sync::Arc::new(input.attachments));
+        let (category_in, severity_in, priority_in) = (input.category, input.severity, input.priority);
+        let (queue_id, prefix, owner_id) = (queue.id, queue.reference_prefix.clone(), owner.as_ref().map(|u| u.id));
+        let (title_w, values_w, customer_w) = (title.clone(), field_values.clone(), customer.clone());
+        let written: Written = self
+            .db
+            .write_grouped(move |w: &mut Tx| -> store::BoxFuture<'_, Result<Written>> {
+                let (app, actor, attachments) = (app.clone(), actor_w.clone(), attachments_w.clone());
+                let (title, field_values, mut customer) = (title_w.clone(), values_w.clone(), customer_w.clone());
+                let (requestors, cc, prefix) = (requestors.clone(), cc.clone(), prefix.clone());
+                let (body_text, body_html) = (body_text.clone(), body_html.clone());
+                Box::pin(async move {
+                    let mut customer_id = customer.as_ref().map(|c| c.id);
+                    let mut requestor_rows = Vec::new();
+                    if let Who::Contact { contact_id, customer_id: own } = actor.who {
+                        if let Some(c) = store::people::contact(&mut *w, contact_id).await? {
+                            requestor_rows.push(c);
+                        }
+                        customer_id = own;
+                    }
+                    for e in &requestors {
+                        let c = contact_for_email(&mut *w, &actor, e, now).await?;
+                        if !requestor_rows.iter().any(|r| r.id == c.id) {
+                            requestor_rows.push(c);
+                        }
+                    }
+                    if customer_id.is_none() {
+                        customer_id = requestor_rows.iter().find_map(|c| c.customer_id);
+                    }
+                    let category = category_in.unwrap_or(Category::InformationRequest);
+                    let new = NewTicket {
+                        queue_id,
+                        title,
+                        status: Status::New,
+                        owner_id,
+                        customer_id,
+                        category,
+                        severity: severity_in.unwrap_or(category.default_severity()),
+                        priority: priority_in.unwrap_or(50),
+                    };
+                    let t = store::tickets::insert(&mut *w, &new, now).await?;
+                    for c in &requestor_rows {
+                        store::tickets::add_contact(&mut *w, t.id, c.id, false).await?;
+                    }
+                    let mut cc_rows = Vec::new();
+                    for e in &cc {
+                        let c = contact_for_email(&mut *w, &actor, e, now).await?;
+                        store::tickets::add_contact(&mut *w, t.id, c.id, true).await?;
+                        cc_rows.push(c);
+                    }
+                    for (fid, v) in &field_values {
+                        store::tickets::set_field(&mut *w, t.id, *fid, Some(v)).await?;
+                    }
+                    let reference = Reference::new(&prefix, t.id).to_string();
+                    record(&mut *w, &actor, t.id, "created", None, None, Some(reference.clone()), now).await?;
+                    let m = app
+                        .insert_message(
+                            &mut *w,
+                            &actor,
+                            &t,
+                            MessageKind::Reply,
+                            body_text,
+                            body_html,
+                            &attachments,
+                            now,
+                        )
+                        .await?;
+                    record(&mut *w, &actor, t.id, "reply", None, None, Some(m.id.to_string()), now).await?;
+                    if customer.is_none()
+                        && let Some(id) = customer_id
+                    {
+                        customer = store::people::customer(&mut *w, id).await?;
+                    }
+                    Ok(Written { t, reference, requestor_rows, cc_rows, customer })
+                })
+            })
             .await?;
-        record(&mut tx, actor, t.id, "reply", None, None, Some(m.id.to_string()), now).await?;
-        if customer.is_none()
-            && let Some(id) = customer_id
-        {
-            customer = store::people::customer(&mut tx, id).await?;
-        }
-        tx.commit().await?;
+        let Written { t, reference, requestor_rows, cc_rows, customer } = written;
         // Everything the view shows is known here: no reads after the write.
         let person = |c: &store::ContactRow| PersonRef { email: c.email.clone(), name: c.name.clone() };
         Ok(TicketView {

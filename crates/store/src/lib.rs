@@ -32,6 +32,7 @@ macro_rules! with_conn {
 pub mod blobs;
 pub mod bulk;
 pub mod events;
+pub mod group;
 pub mod jobs;
 pub mod migrate;
 pub mod people;
@@ -40,10 +41,11 @@ pub mod rows;
 pub mod search;
 pub mod tickets;
 
+pub use futures_util::future::BoxFuture;
 pub use rows::*;
 
 /// A storage failure, sorted by what the caller can do about it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The database cannot be reached or is busy; retrying later may succeed.
     #[error("the database is unavailable: {0}")]
@@ -121,6 +123,8 @@ pub enum Db {
         write: SqlitePool,
         /// Readers (WAL lets them run beside the writer).
         read: SqlitePool,
+        /// The group writer (see [`Db::write_grouped`]).
+        group: group::Sender,
     },
     /// PostgreSQL: one pool for everything.
     Postgres(PgPool),
@@ -189,7 +193,7 @@ impl Db {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(base.pragma("cache_size", "-4000"))
                 .await?;
-            let db = Db::Sqlite { write: write.clone(), read: read.clone() };
+            let db = Db::Sqlite { write: write.clone(), read: read.clone(), group: group::start(write.clone()) };
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_millis(250));
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -236,6 +240,40 @@ impl Db {
         })
     }
 
+    /// Runs `f` in a write transaction and commits it. On SQLite, calls that arrive while the
+    /// writer is busy share one commit;
+    /// on PostgreSQL each call has its own transaction. `f` may run twice (when a unit it was grouped
+    /// with failed, see the `group` module). The result is returned after the commit.
+    pub async fn write_grouped<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+        F: for<'a> Fn(&'a mut Tx) -> futures_util::future::BoxFuture<'a, Result<T, E>> + Send + Sync + 'static,
+    {
+        match self {
+            Db::Sqlite { group, .. } => {
+                let (unit, answer) = group::unit(f);
+                let gone = || E::from(Error::Unavailable("the write was not committed; try again".into()));
+                group.units.send(unit).await.map_err(|_| gone())?;
+                answer.await.map_err(|_| gone())?
+            }
+            Db::Postgres(_) => {
+                let mut tx = self.write().await?;
+                let v = f(&mut tx).await?;
+                tx.commit().await?;
+                Ok(v)
+            }
+        }
+    }
+
+    /// How many commits of [`Db::write_grouped`] held more than one unit (always 0 on PostgreSQL).
+    pub fn grouped_commits(&self) -> u64 {
+        match self {
+            Db::Sqlite { group, .. } => group.grouped_commits.load(std::sync::atomic::Ordering::Relaxed),
+            Db::Postgres(_) => 0,
+        }
+    }
+
     /// Begins a read-only transaction: a consistent snapshot for the reads of one request.
     pub async fn read(&self) -> Result<Tx> {
         Ok(match self {
@@ -254,7 +292,7 @@ impl Db {
     /// Closes every connection (waits for checked-out ones).
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { write, read } => {
+            Db::Sqlite { write, read, .. } => {
                 write.close().await;
                 read.close().await;
             }
