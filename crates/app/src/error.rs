@@ -38,6 +38,9 @@ pub enum Error {
     /// The change conflicts with what is stored (a duplicate slug, email or code).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Too many attempts (failed logins); retry after this many seconds.
+    #[error("too many attempts: retry in {0} s")]
+    RateLimited(u64),
     /// The database cannot be reached now; retry later.
     #[error("service unavailable: {0}")]
     Unavailable(String),

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod jobs;
+pub mod sessions;
 pub mod text;
 pub mod tickets;
 pub mod views;

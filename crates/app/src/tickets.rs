@@ -1209,3 +1209,36 @@ fn decode_cursor(c: &str) -> Option<(i64, i64)> {
     let (k, i) = text.split_once('.')?;
     Some((k.parse().ok()?, i.parse().ok()?))
 }
+
+/// A queue's figures for an agent's home page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueCounts {
+    /// Queue slug.
+    pub slug: String,
+    /// Queue name.
+    pub name: String,
+    /// Tickets in status new (the goal is zero).
+    pub new: i64,
+    /// New, open or stalled tickets without an owner.
+    pub unowned: i64,
+}
+
+impl App {
+    /// New and unowned tickets per queue the actor may see (staff only).
+    pub async fn queue_counts(&self, actor: &Actor) -> Result<Vec<QueueCounts>> {
+        if !actor.is_staff() {
+            return Err(Error::Forbidden("queue figures are for staff".into()));
+        }
+        let mut tx = self.db.read().await?;
+        let queues = store::queues::all(&mut tx).await?;
+        let counts = store::tickets::queue_counts(&mut tx).await?;
+        Ok(queues
+            .into_iter()
+            .filter(|q| q.active && actor.queue_rights(q.id).has(domain::Right::See))
+            .map(|q| {
+                let (new, unowned) = counts.iter().find(|c| c.0 == q.id).map(|c| (c.1, c.2)).unwrap_or((0, 0));
+                QueueCounts { slug: q.slug, name: q.name, new, unowned }
+            })
+            .collect())
+    }
+}

@@ -28,7 +28,11 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
         let (app, stop) = (app.clone(), stop_rx.clone());
         workers.push(tokio::spawn(async move { app.run_worker(app::jobs::Handlers::builtin(), cfg, stop).await }));
     }
-    let router = web::router(app.clone());
+    let pages = web::pages::PagesConfig {
+        secure_cookies: args.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
+        ..Default::default()
+    };
+    let router = web::router_with(app.clone(), pages);
     tracing::info!(%addr, backend = ?app.db.backend(), database = %crate::redact(database_url), "serving");
     println!("sportello: listening on http://{addr}");
     let shutdown = async move {
@@ -36,7 +40,8 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
     };
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await.context("the server failed")?;
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await.context("the server failed")?;
     for w in workers {
         let _ = w.await;
     }

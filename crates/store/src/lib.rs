@@ -39,6 +39,7 @@ pub mod people;
 pub mod queues;
 pub mod rows;
 pub mod search;
+pub mod sessions;
 pub mod tickets;
 
 pub use futures_util::future::BoxFuture;

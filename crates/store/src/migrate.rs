@@ -28,6 +28,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_search_by_ticket.sql"),
         postgres: include_str!("../migrations/postgres/0002_search_by_ticket.sql"),
     },
+    Migration {
+        version: 3,
+        name: "sessions",
+        sqlite: include_str!("../migrations/sqlite/0003_sessions.sql"),
+        postgres: include_str!("../migrations/postgres/0003_sessions.sql"),
+    },
 ];
 
 /// A fingerprint of the whole migration history of one backend (for test templates).

@@ -127,7 +127,7 @@ pub async fn customers(tx: &mut Tx, partner_id: Option<i64>) -> Result<Vec<Custo
     })
 }
 
-const CONTACT_COLS: &str = "id, customer_id, email, name, phone, language, password_hash, created_at";
+const CONTACT_COLS: &str = "id, customer_id, email, name, phone, language, time_zone, password_hash, created_at";
 
 macro_rules! contact_row {
     ($r:expr) => {
@@ -139,6 +139,7 @@ macro_rules! contact_row {
                 name: $r.try_get("name")?,
                 phone: $r.try_get("phone")?,
                 language: $r.try_get("language")?,
+                time_zone: $r.try_get("time_zone")?,
                 password_hash: $r.try_get("password_hash")?,
                 created_at: $r.try_get("created_at")?,
             })
@@ -204,7 +205,7 @@ pub async fn contacts(tx: &mut Tx, customer_id: Option<i64>) -> Result<Vec<Conta
     })
 }
 
-const USER_COLS: &str = "id, email, name, role, partner_id, password_hash, active, created_at";
+const USER_COLS: &str = "id, email, name, role, partner_id, password_hash, active, language, time_zone, created_at";
 
 macro_rules! user_row {
     ($r:expr) => {
@@ -218,6 +219,8 @@ macro_rules! user_row {
                 partner_id: $r.try_get("partner_id")?,
                 password_hash: $r.try_get("password_hash")?,
                 active: $r.try_get("active")?,
+                language: $r.try_get("language")?,
+                time_zone: $r.try_get("time_zone")?,
                 created_at: $r.try_get("created_at")?,
             })
         })()

@@ -57,6 +57,8 @@ pub struct ContactRow {
     pub name: String,
     pub phone: String,
     pub language: String,
+    /// IANA time zone for dates shown to them; the instance's when unset.
+    pub time_zone: Option<String>,
     pub password_hash: Option<String>,
     pub created_at: i64,
 }
@@ -71,6 +73,10 @@ pub struct UserRow {
     pub partner_id: Option<i64>,
     pub password_hash: Option<String>,
     pub active: bool,
+    /// Preferred language (`en`, `it`, `ca`); the browser's or the instance's when unset.
+    pub language: Option<String>,
+    /// IANA time zone for dates shown to them; the instance's when unset.
+    pub time_zone: Option<String>,
     pub created_at: i64,
 }
 

@@ -554,3 +554,15 @@ async fn list_text_newest(tx: &mut Tx, f: &Filter) -> Result<Vec<TicketListRow>>
     }
     Ok(out)
 }
+
+/// Per queue: tickets in status new, and unowned tickets still to handle (new, open, stalled).
+pub async fn queue_counts(tx: &mut Tx) -> Result<Vec<(i64, i64, i64)>> {
+    let rows: Vec<(i64, i64, i64)> = with_conn!(tx, c => sqlx::query_as(
+        "SELECT queue_id,
+                COALESCE(SUM(CASE WHEN status = 'new' THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN owner_id IS NULL THEN 1 ELSE 0 END), 0)
+         FROM tickets WHERE status IN ('new', 'open', 'stalled') AND merged_into IS NULL
+         GROUP BY queue_id")
+        .fetch_all(&mut *c).await)?;
+    Ok(rows)
+}

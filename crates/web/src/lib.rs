@@ -2,6 +2,7 @@
 //! `/metrics`. Handlers only translate HTTP to `app` calls and back.
 
 pub mod api;
+pub mod pages;
 pub mod problem;
 
 use std::sync::OnceLock;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub app: App,
     /// The Prometheus registry.
     pub metrics: PrometheusHandle,
+    /// Settings of the pages.
+    pub pages: std::sync::Arc<pages::PagesConfig>,
 }
 
 struct BearerAuth;
@@ -168,12 +171,22 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     .into_response()
 }
 
-/// The whole HTTP application.
+/// The pages' Content-Security-Policy: nothing from other origins, no inline script or style.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The whole HTTP application, with the pages' default settings.
 pub fn router(app: App) -> Router {
-    let state = AppState { app, metrics: metrics_handle() };
+    router_with(app, pages::PagesConfig::default())
+}
+
+/// The whole HTTP application.
+pub fn router_with(app: App, pages_config: pages::PagesConfig) -> Router {
+    let state = AppState { app, metrics: metrics_handle(), pages: std::sync::Arc::new(pages_config) };
     let (api, _) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api::routes()).split_for_parts();
     Router::new()
         .merge(api)
+        .merge(pages::routes())
         .route("/api/openapi.json", get(openapi_json))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
@@ -183,6 +196,11 @@ pub fn router(app: App) -> Router {
         .layer(middleware::from_fn(deadline))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)

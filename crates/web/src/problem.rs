@@ -90,6 +90,9 @@ impl From<app::Error> for ApiError {
                 a
             }
             E::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", detail),
+            E::RateLimited(_) => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many attempts", detail)
+            }
             E::Unavailable(m) => {
                 tracing::warn!(error = %m, "database unavailable");
                 ApiError::new(

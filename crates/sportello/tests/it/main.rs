@@ -7,6 +7,7 @@ mod harness;
 mod access;
 mod api;
 mod jobs;
+mod pages;
 mod process;
 mod storage;
 mod tickets;
