@@ -112,7 +112,7 @@ pub struct ListInput {
     pub owner: Option<String>,
     /// Customer code.
     pub customer: Option<String>,
-    /// `newest` (default), `updated` or `priority`.
+    /// `newest` (default), `updated`, `priority` or `stale` (least recently changed first).
     pub order: Option<String>,
     /// Cursor from the previous page.
     pub cursor: Option<String>,
@@ -579,8 +579,9 @@ impl App {
             None | Some("newest") => Order::Newest,
             Some("updated") => Order::Updated,
             Some("priority") => Order::Priority,
+            Some("stale") => Order::Stale,
             Some(o) => {
-                return Err(Error::invalid("order", format!("`{o}` is not one of: newest, updated, priority")));
+                return Err(Error::invalid("order", format!("`{o}` is not one of: newest, updated, priority, stale")));
             }
         };
         let limit = input.limit.unwrap_or(50);
@@ -652,7 +653,7 @@ impl App {
             rows.last().map(|r| {
                 let key = match order {
                     Order::Newest => r.ticket.id,
-                    Order::Updated => r.ticket.updated_at,
+                    Order::Updated | Order::Stale => r.ticket.updated_at,
                     Order::Priority => r.ticket.priority,
                 };
                 encode_cursor(key, r.ticket.id)

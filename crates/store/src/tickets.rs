@@ -350,6 +350,8 @@ pub enum Order {
     Updated,
     /// By priority, highest first.
     Priority,
+    /// By last change, least recent first (what has waited longest).
+    Stale,
 }
 
 /// Which tickets to list. Every `Some`/non-empty member narrows the list.
@@ -448,6 +450,7 @@ pub async fn list(tx: &mut Tx, f: &Filter) -> Result<Vec<TicketListRow>> {
         Order::Newest => ("t.id", "t.id DESC"),
         Order::Updated => ("t.updated_at", "t.updated_at DESC, t.id DESC"),
         Order::Priority => ("t.priority", "t.priority DESC, t.id DESC"),
+        Order::Stale => ("t.updated_at", "t.updated_at ASC, t.id ASC"),
     };
     if let Some((k, id)) = f.after {
         if f.order == Order::Newest {
@@ -456,7 +459,8 @@ pub async fn list(tx: &mut Tx, f: &Filter) -> Result<Vec<TicketListRow>> {
         } else {
             let pk = push(&mut args, Arg::Int(k));
             let pi = push(&mut args, Arg::Int(id));
-            wh.push(format!("({key} < {pk} OR ({key} = {pk} AND t.id < {pi}))"));
+            let past = if f.order == Order::Stale { ">" } else { "<" };
+            wh.push(format!("({key} {past} {pk} OR ({key} = {pk} AND t.id {past} {pi}))"));
         }
     }
     let lim = push(&mut args, Arg::Int(f.limit.clamp(1, 500)));

@@ -205,7 +205,7 @@ pub struct ListParams {
     pub owner: Option<String>,
     /// Customer code.
     pub customer: Option<String>,
-    /// `newest` (default), `updated` or `priority`.
+    /// `newest` (default), `updated`, `priority` or `stale` (least recently changed first).
     pub order: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -628,3 +628,44 @@ both!(
         assert_eq!(next, o + 10_000);
     }
 );
+
+both!(
+    async fn stale_order_lists_the_longest_waiting_first_across_pages(t: &Ctx) {
+        let cast = t.seed().await;
+        let mut numbers = Vec::new();
+        for title in ["primo", "secondo", "terzo"] {
+            numbers.push(t.ticket(&cast, "support", title, "anna@acme.example", "testo").await.number);
+        }
+        // Touch them in the order 2, 0, 1: that is their order by last change.
+        for i in [2, 0, 1] {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            t.app
+                .update_ticket(&cast.agent, numbers[i], TicketPatch { priority: Some(60), ..Default::default() })
+                .await
+                .unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = t
+                .app
+                .list_tickets(
+                    &cast.agent,
+                    ListInput {
+                        order: Some("stale".into()),
+                        limit: Some(1),
+                        cursor: cursor.clone(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            seen.extend(page.tickets.iter().map(|x| x.number));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen, vec![numbers[2], numbers[0], numbers[1]]);
+    }
+);

@@ -387,13 +387,14 @@ async fn home(State(state): State<AppState>, viewer: Viewer) -> Result<Response,
         .await
         .map_err(err)?
         .tickets;
-    let mut stalled = state
+    // Oldest first: those are the ones piling up.
+    let stalled = state
         .app
         .list_tickets(
             &s.actor,
             ListInput {
                 statuses: vec![Status::Stalled],
-                order: Some("updated".into()),
+                order: Some("stale".into()),
                 limit: Some(50),
                 ..Default::default()
             },
@@ -401,8 +402,6 @@ async fn home(State(state): State<AppState>, viewer: Viewer) -> Result<Response,
         .await
         .map_err(err)?
         .tickets;
-    // Oldest first: those are the ones piling up.
-    stalled.sort_by_key(|t| t.updated_at);
     Ok(render(&HomePage { me: viewer.me(), tr: viewer.tr, queues, mine, stalled }))
 }
 
