@@ -411,6 +411,8 @@ impl App {
         let mut tx = self.db.write().await?;
         store::people::user(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("user {id}")))?;
         store::people::set_user_password(&mut tx, id, Some(&hash), now).await?;
+        // A new password ends every browser session opened with the old one.
+        store::sessions::delete_for(&mut tx, store::sessions::Holder::User(id)).await?;
         audit(&mut tx, actor, None, "user", id, "password", None, None, None, now).await?;
         tx.commit().await?;
         Ok(())

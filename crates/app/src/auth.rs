@@ -46,6 +46,13 @@ pub fn new_token_secret() -> String {
     format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// Whether two secrets are equal, in time that does not depend on where they differ (an empty
+/// secret never matches).
+pub fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    !a.is_empty() && a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// The stored form of a token secret.
 pub fn token_hash(secret: &str) -> String {
     store::sha256_hex(secret.as_bytes())

@@ -9,6 +9,7 @@ use domain::{Channel, Role};
 use crate::access::Actor;
 use crate::auth::{new_token_secret, token_hash, verify_password};
 use crate::{App, Error, Result};
+use store::micros;
 
 /// A session unused this long ends (a working day with a long lunch).
 pub const SESSION_IDLE: jiff::SignedDuration = jiff::SignedDuration::from_hours(10);
@@ -23,13 +24,11 @@ pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
 /// Failed logins from one address within the window before it is refused.
 pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
 
-/// A session just opened: the cookie's secret (shown once) and the form token.
+/// A session just opened: the cookie's secret (shown once).
 #[derive(Debug, Clone)]
 pub struct NewSession {
     /// The secret for the cookie.
     pub token: String,
-    /// The CSRF token of the session.
-    pub csrf: String,
     /// Whether it belongs to a customer's contact (the portal) rather than a user.
     pub portal: bool,
 }
@@ -37,26 +36,18 @@ pub struct NewSession {
 /// A live session: who is behind it and their preferences.
 #[derive(Debug, Clone)]
 pub struct Session {
-    /// Its id.
-    pub id: i64,
     /// The actor, acting through the web.
     pub actor: Actor,
     /// The CSRF token its forms must carry.
     pub csrf: String,
     /// Display name.
     pub name: String,
-    /// Email address.
-    pub email: String,
     /// Preferred language, when set.
     pub language: Option<String>,
     /// Preferred IANA time zone, when set.
     pub time_zone: Option<String>,
     /// Whether it belongs to a customer's contact or a partner user (the portal).
     pub portal: bool,
-}
-
-fn micros(t: jiff::Timestamp) -> i64 {
-    store::micros(t)
 }
 
 impl App {
@@ -129,7 +120,7 @@ impl App {
         store::sessions::clear_failures(&mut tx, &keys[0]).await?;
         store::sessions::purge(&mut tx, micros(now), micros(now - SESSION_IDLE), since).await?;
         tx.commit().await?;
-        Ok(NewSession { token, csrf, portal: matches!(role, Role::Contact | Role::Partner) })
+        Ok(NewSession { token, portal: matches!(role, Role::Contact | Role::Partner) })
     }
 
     /// The live session behind a cookie's secret; `None` when unknown, idle too long, expired,
@@ -152,11 +143,9 @@ impl App {
             };
             let actor = self.user_actor(&mut tx, &u, u.role, Channel::Web).await?;
             Session {
-                id: s.id,
                 actor,
                 csrf: s.csrf.clone(),
                 name: u.name,
-                email: u.email,
                 language: u.language,
                 time_zone: u.time_zone,
                 portal: u.role == Role::Partner,
@@ -168,11 +157,9 @@ impl App {
             drop(tx);
             let actor = self.contact_actor(cid, Channel::Web).await?;
             Session {
-                id: s.id,
                 actor,
                 csrf: s.csrf.clone(),
                 name: c.name,
-                email: c.email,
                 language: Some(c.language),
                 time_zone: c.time_zone,
                 portal: true,
@@ -207,6 +194,5 @@ fn dummy_hash() -> &'static str {
 
 /// Checks that `given` is the session's CSRF token, in constant time.
 pub fn csrf_matches(session: &Session, given: &str) -> bool {
-    let (a, b) = (session.csrf.as_bytes(), given.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    crate::auth::same_secret(&session.csrf, given)
 }

@@ -163,6 +163,14 @@ both!(
         assert_ne!(b.cookies[web::pages::SESSION_COOKIE], first_token);
         assert!(t.app.session(&first_token).await.unwrap().is_none());
 
+        // A new password ends the sessions opened with the old one.
+        let live = b.cookies[web::pages::SESSION_COOKIE].clone();
+        assert!(t.app.session(&live).await.unwrap().is_some());
+        t.app.set_password(&cast.admin, cast.agent.user_id.unwrap(), "another long password").await.unwrap();
+        assert!(t.app.session(&live).await.unwrap().is_none());
+        assert_eq!(b.get("/").await.status, StatusCode::SEE_OTHER);
+        b.login("agent@op.example", "another long password").await;
+
         // Logout needs the session's CSRF token.
         let csrf = b.get("/").await.hidden("csrf");
         let forged = b.post("/logout", &[("csrf", "nope")]).await;

@@ -301,7 +301,7 @@ async fn login(
     Form(f): Form<LoginForm>,
 ) -> Response {
     let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or("");
-    if expected.is_empty() || expected.len() != f.csrf.len() || expected != f.csrf {
+    if !app::auth::same_secret(expected, &f.csrf) {
         return PageError::Csrf(viewer.tr).into_response();
     }
     let previous = cookie(&headers, SESSION_COOKIE);
