@@ -90,38 +90,22 @@ async fn copy_rows(c: &mut sqlx::PgConnection, target: &str, rows: Vec<Vec<Arg>>
     Ok(())
 }
 
-async fn insert_rows(tx: &mut Tx, head: &str, exprs: &[&str], rows: Vec<Vec<Arg>>) -> Result<()> {
+/// Loads rows into `target` (`table (columns…)`): `COPY` on PostgreSQL, multi-row `INSERT`s on
+/// SQLite.
+async fn load(tx: &mut Tx, target: &str, rows: Vec<Vec<Arg>>) -> Result<()> {
+    let width = rows.first().map_or(1, Vec::len).max(1);
+    let c = match tx {
+        Tx::Postgres(c) => return copy_rows(c, target, rows).await,
+        Tx::Sqlite(c) => c,
+    };
     // SQLite resolves `$N` names with a linear search per parameter, which is quadratic on
-    // statements this long; its anonymous `?` costs nothing. PostgreSQL needs `$N`.
-    let sqlite = tx.backend() == Backend::Sqlite;
-    // At most ~30,000 parameters per statement (SQLite allows 32,766; PostgreSQL 65,535).
-    let per = (30_000 / exprs.len()).max(1);
-    for chunk in rows.chunks(per) {
-        let mut sql = String::with_capacity(head.len() + chunk.len() * exprs.len() * 8);
-        sql.push_str(head);
-        sql.push_str(" VALUES ");
-        let mut n = 0;
-        let mut args = Vec::with_capacity(chunk.len() * exprs.len());
-        for (i, row) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            for (j, (e, a)) in exprs.iter().zip(row).enumerate() {
-                if j > 0 {
-                    sql.push(',');
-                }
-                n += 1;
-                if sqlite {
-                    sql.push_str(e);
-                } else {
-                    sql.push_str(&e.replace("?", &format!("${n}")));
-                }
-                args.push(a.clone());
-            }
-            sql.push(')');
-        }
-        with_conn!(&mut *tx, c => bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), &args).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    // statements this long; its anonymous `?` costs nothing. At most ~30,000 parameters per
+    // statement (SQLite allows 32,766).
+    let row = format!("({})", vec!["?"; width].join(","));
+    for chunk in rows.chunks((30_000 / width).max(1)) {
+        let sql = format!("INSERT INTO {target} VALUES {}", vec![row.as_str(); chunk.len()].join(","));
+        let args: Vec<Arg> = chunk.iter().flatten().cloned().collect();
+        bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), &args).execute(&mut **c).await?;
     }
     Ok(())
 }
@@ -199,60 +183,41 @@ pub async fn insert(tx: &mut Tx, tickets: &[BulkTicket]) -> Result<()> {
             e_rows.push(e);
         }
     }
-    if let Tx::Postgres(c) = tx {
-        // COPY, and one `to_tsvector` pass over a staging table for the search documents.
-        let c: &mut sqlx::PgConnection = c;
-        copy_rows(
-            c,
-            "tickets (id, queue_id, title, status, owner_id, customer_id, category, severity, priority, created_at, updated_at, resolved_at)",
-            t_rows,
-        )
-        .await?;
-        copy_rows(c, "ticket_contacts (ticket_id, contact_id, role)", c_rows).await?;
-        copy_rows(
-            c,
-            "messages (id, ticket_id, kind, author_user_id, author_contact_id, author_label, channel, body_text, created_at)",
-            m_rows,
-        )
-        .await?;
-        sqlx::query("CREATE TEMPORARY TABLE IF NOT EXISTS bulk_fts (message_id BIGINT, ticket_id BIGINT, public BOOLEAN, doc TEXT) ON COMMIT DELETE ROWS")
-            .execute(&mut *c)
-            .await?;
-        copy_rows(c, "bulk_fts (message_id, ticket_id, public, doc)", f_rows).await?;
-        sqlx::query(
-            "INSERT INTO message_fts (message_id, ticket_id, public, doc)
-             SELECT message_id, ticket_id, public, to_tsvector('simple', doc) FROM bulk_fts",
-        )
-        .execute(&mut *c)
-        .await?;
-        copy_rows(
-            c,
-            "events (ticket_id, subject, subject_id, actor_user_id, actor_contact_id, actor_label, channel, at, kind, field, old_value, new_value)",
-            e_rows,
-        )
-        .await?;
-        return Ok(());
-    }
-    insert_rows(
+    load(
         tx,
-        "INSERT INTO tickets (id, queue_id, title, status, owner_id, customer_id, category, severity, priority, created_at, updated_at, resolved_at)",
-        &["?"; 12],
+        "tickets (id, queue_id, title, status, owner_id, customer_id, category, severity, priority, created_at, updated_at, resolved_at)",
         t_rows,
     )
     .await?;
-    insert_rows(tx, "INSERT INTO ticket_contacts (ticket_id, contact_id, role)", &["?"; 3], c_rows).await?;
-    insert_rows(
+    load(tx, "ticket_contacts (ticket_id, contact_id, role)", c_rows).await?;
+    load(
         tx,
-        "INSERT INTO messages (id, ticket_id, kind, author_user_id, author_contact_id, author_label, channel, body_text, created_at)",
-        &["?"; 9],
+        "messages (id, ticket_id, kind, author_user_id, author_contact_id, author_label, channel, body_text, created_at)",
         m_rows,
     )
     .await?;
-    insert_rows(tx, "INSERT INTO message_fts (rowid, doc)", &["?", "?"], f_rows).await?;
-    insert_rows(
+    match tx {
+        Tx::Sqlite(_) => load(tx, "message_fts (rowid, doc)", f_rows).await?,
+        Tx::Postgres(c) => {
+            // One `to_tsvector` pass over a staging table for the search documents.
+            sqlx::query(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS bulk_fts (message_id BIGINT, ticket_id BIGINT, public BOOLEAN, doc TEXT)
+                 ON COMMIT DELETE ROWS",
+            )
+            .execute(&mut **c)
+            .await?;
+            copy_rows(c, "bulk_fts (message_id, ticket_id, public, doc)", f_rows).await?;
+            sqlx::query(
+                "INSERT INTO message_fts (message_id, ticket_id, public, doc)
+                 SELECT message_id, ticket_id, public, to_tsvector('simple', doc) FROM bulk_fts",
+            )
+            .execute(&mut **c)
+            .await?;
+        }
+    }
+    load(
         tx,
-        "INSERT INTO events (ticket_id, subject, subject_id, actor_user_id, actor_contact_id, actor_label, channel, at, kind, field, old_value, new_value)",
-        &["?"; 12],
+        "events (ticket_id, subject, subject_id, actor_user_id, actor_contact_id, actor_label, channel, at, kind, field, old_value, new_value)",
         e_rows,
     )
     .await?;

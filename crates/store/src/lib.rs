@@ -241,10 +241,10 @@ impl Db {
         })
     }
 
-    /// Runs `f` in a write transaction and commits it. On SQLite, calls that arrive while the
-    /// writer is busy share one commit;
-    /// on PostgreSQL each call has its own transaction. `f` may run twice (when a unit it was grouped
-    /// with failed, see the `group` module). The result is returned after the commit.
+    /// Runs `f` in a write transaction and commits it; the result is returned after the commit.
+    /// On SQLite, calls that arrive while the writer is busy share one commit, and `f` may run
+    /// twice (when a unit it was grouped with failed, see the `group` module); on PostgreSQL each
+    /// call has its own transaction.
     pub async fn write_grouped<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,

@@ -47,9 +47,13 @@ pub fn keys(code: &str) -> Vec<String> {
     let Some((_, src)) = LOCALES.iter().find(|(c, _)| *c == code) else {
         return Vec::new();
     };
-    src.lines()
-        .filter(|l| !l.starts_with([' ', '#', '\t']) && l.contains(" = "))
-        .filter_map(|l| l.split(" = ").next().map(|k| k.trim().to_owned()))
+    let resource = FluentResource::try_new((*src).to_owned()).unwrap_or_else(|(r, _)| r);
+    resource
+        .entries()
+        .filter_map(|e| match e {
+            fluent_syntax::ast::Entry::Message(m) => Some(m.id.name.to_owned()),
+            _ => None,
+        })
         .collect()
 }
 
