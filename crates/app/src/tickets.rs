@@ -112,6 +112,8 @@ pub struct ListInput {
     pub owner: Option<String>,
     /// Customer code.
     pub customer: Option<String>,
+    /// Categories (any of).
+    pub categories: Vec<Category>,
     /// `newest` (default), `updated`, `priority` or `stale` (least recently changed first).
     pub order: Option<String>,
     /// Cursor from the previous page.
@@ -575,6 +577,7 @@ impl App {
         if let Some(c) = &input.customer {
             query.customers.push(c.clone());
         }
+        query.categories.extend(input.categories.iter().copied());
         let order = match input.order.as_deref() {
             None | Some("newest") => Order::Newest,
             Some("updated") => Order::Updated,
@@ -627,6 +630,7 @@ impl App {
             }
         };
         filter.customer_codes = query.customers.clone();
+        filter.categories = query.categories.clone();
         filter.requestor_emails = query.requestors.clone();
         filter.text = store::search::TextQuery::from_query(&query);
         match actor.who {

@@ -2,7 +2,7 @@
 //!
 //! `fibra "no sync" queue:support status:new,open owner:me customer:ACME requestor:a@b.it`
 
-use crate::Status;
+use crate::{Category, Status};
 
 /// One full-text term.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +39,8 @@ pub struct SearchQuery {
     pub requestors: Vec<String>,
     /// `customer:` codes (any of).
     pub customers: Vec<String>,
+    /// `category:` values (any of).
+    pub categories: Vec<Category>,
 }
 
 /// Why a query could not be parsed.
@@ -53,6 +55,9 @@ pub enum SearchError {
     /// `status:` with an unknown status.
     #[error("unknown status `{0}` in the search query; known: {known}", known = Status::names())]
     Status(String),
+    /// `category:` with an unknown category.
+    #[error("unknown category `{0}` in the search query; known: {known}", known = Category::names())]
+    Category(String),
     /// Too many terms or a term too long.
     #[error("the search query is too long (at most {MAX_TERMS} terms of {MAX_TERM_CHARS} characters)")]
     TooLong,
@@ -63,7 +68,7 @@ pub const MAX_TERMS: usize = 16;
 /// At most this many characters in one term.
 pub const MAX_TERM_CHARS: usize = 100;
 
-const FILTERS: [&str; 5] = ["queue", "status", "owner", "requestor", "customer"];
+const FILTERS: [&str; 6] = ["queue", "status", "owner", "requestor", "customer", "category"];
 
 fn tokens(input: &str) -> Result<Vec<(String, bool)>, SearchError> {
     // (text, quoted) pairs; a quote inside a filter value (`owner:"x y"`) quotes the value.
@@ -138,6 +143,12 @@ impl SearchQuery {
                         })
                     }
                     "requestor" => q.requestors.extend(values().map(|v| v.to_ascii_lowercase())),
+                    "category" => {
+                        for v in values() {
+                            let c = Category::parse(&v.to_ascii_lowercase()).ok_or(SearchError::Category(v))?;
+                            q.categories.push(c);
+                        }
+                    }
                     _ => q.customers.extend(values()),
                 }
             } else if quoted {
@@ -210,6 +221,9 @@ mod tests {
         assert_eq!(q.statuses, vec![Status::New, Status::Open]);
         assert_eq!(q.owner, Some(OwnerFilter::Me));
         assert_eq!(q.customers, vec!["ACME"]);
+        let c = SearchQuery::parse("category:blocking_fault,order").unwrap();
+        assert_eq!(c.categories, vec![Category::BlockingFault, Category::Order]);
+        assert!(matches!(SearchQuery::parse("category:nonsense"), Err(SearchError::Category(_))));
         assert_eq!(q.requestors, vec!["a@b.it"]);
         assert_eq!(q.fts5_match(), r#""fibra" "no sync""#);
     }

@@ -365,6 +365,8 @@ pub struct Filter {
     pub owner: Option<Option<i64>>,
     /// Only tickets of these customer codes.
     pub customer_codes: Vec<String>,
+    /// Only tickets of these categories.
+    pub categories: Vec<Category>,
     /// Only tickets whose requestors include one of these emails.
     pub requestor_emails: Vec<String>,
     /// Only tickets of customers of this partner.
@@ -419,6 +421,10 @@ pub async fn list(tx: &mut Tx, f: &Filter) -> Result<Vec<TicketListRow>> {
     if !f.customer_codes.is_empty() {
         let ph: Vec<String> = f.customer_codes.iter().map(|s| push(&mut args, Arg::Text(s.clone()))).collect();
         wh.push(format!("t.customer_id IN (SELECT id FROM customers WHERE code IN ({}))", ph.join(", ")));
+    }
+    if !f.categories.is_empty() {
+        let ph: Vec<String> = f.categories.iter().map(|c| push(&mut args, Arg::Text(c.as_str().to_owned()))).collect();
+        wh.push(format!("t.category IN ({})", ph.join(", ")));
     }
     if !f.requestor_emails.is_empty() {
         let ph: Vec<String> = f.requestor_emails.iter().map(|s| push(&mut args, Arg::Text(s.clone()))).collect();

@@ -195,7 +195,7 @@ pub struct MergeBody {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// Search: words, "phrases", `queue:`, `status:`, `owner:` (`me`, `nobody`, email), `requestor:`, `customer:`.
+    /// Search: words, "phrases", `queue:`, `status:`, `owner:` (`me`, `nobody`, email), `requestor:`, `customer:`, `category:`.
     pub q: Option<String>,
     /// Queue slug.
     pub queue: Option<String>,
@@ -205,6 +205,8 @@ pub struct ListParams {
     pub owner: Option<String>,
     /// Customer code.
     pub customer: Option<String>,
+    /// Categories, comma-separated.
+    pub category: Option<String>,
     /// `newest` (default), `updated`, `priority` or `stale` (least recently changed first).
     pub order: Option<String>,
     /// `next_cursor` of the previous page.
@@ -253,12 +255,17 @@ async fn list_tickets(
     for st in p.status.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()) {
         statuses.push(st.parse::<Status>().map_err(|e| ApiError::bad_request("status", e))?);
     }
+    let mut categories = Vec::new();
+    for c in p.category.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()) {
+        categories.push(c.parse::<Category>().map_err(|e| ApiError::bad_request("category", e))?);
+    }
     let input = ListInput {
         q: p.q,
         queue: p.queue,
         statuses,
         owner: p.owner,
         customer: p.customer,
+        categories,
         order: p.order,
         cursor: p.cursor,
         limit: p.limit,

@@ -1,107 +1,9 @@
 //! The pages: login, sessions, CSRF, the agent home and the portal home, translations.
 
-use std::collections::HashMap;
+use axum::http::{StatusCode, header};
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use tower::ServiceExt;
-
+use crate::client::*;
 use crate::harness::*;
-
-/// A minimal browser over the router: keeps cookies, posts forms.
-struct Browser {
-    router: axum::Router,
-    cookies: HashMap<String, String>,
-    language: &'static str,
-}
-
-struct Page {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Page {
-    fn location(&self) -> &str {
-        self.headers.get(header::LOCATION).map(|v| v.to_str().unwrap()).unwrap_or("")
-    }
-
-    /// The value of the hidden input `name`.
-    fn hidden(&self, name: &str) -> String {
-        let marker = format!("name=\"{name}\" value=\"");
-        let at = self.body.find(&marker).unwrap_or_else(|| panic!("no {name} in {}", self.body)) + marker.len();
-        self.body[at..].split('"').next().unwrap().to_owned()
-    }
-}
-
-impl Browser {
-    fn new(t: &Ctx) -> Browser {
-        Browser { router: web::router(t.app.clone()), cookies: HashMap::new(), language: "en" }
-    }
-
-    async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Page {
-        let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut req = req.header(header::ACCEPT_LANGUAGE, self.language);
-        if !jar.is_empty() {
-            req = req.header(header::COOKIE, jar.join("; "));
-        }
-        let resp = self.router.clone().oneshot(req.body(body).unwrap()).await.unwrap();
-        for c in resp.headers().get_all(header::SET_COOKIE) {
-            let c = c.to_str().unwrap();
-            let (kv, attrs) = c.split_once(';').unwrap_or((c, ""));
-            let (k, v) = kv.split_once('=').unwrap();
-            if attrs.contains("Max-Age=0") {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
-        Page { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        self.send(Request::builder().method("GET").uri(path), Body::empty()).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let body: Vec<String> = form.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
-        let req = Request::builder()
-            .method("POST")
-            .uri(path)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        self.send(req, Body::from(body.join("&"))).await
-    }
-
-    /// Logs in through the form; returns the answer to the form's post.
-    async fn login(&mut self, email: &str, password: &str) -> Page {
-        let form = self.get("/login").await;
-        assert_eq!(form.status, StatusCode::OK, "{}", form.body);
-        let csrf = form.hidden("csrf");
-        self.post("/login", &[("csrf", &csrf), ("email", email), ("password", password), ("next", "/")]).await
-    }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
-}
-
-const PASSWORD: &str = "correct horse battery";
-
-async fn with_passwords(t: &Ctx, cast: &Cast) {
-    t.app.set_password(&cast.admin, cast.agent.user_id.unwrap(), PASSWORD).await.unwrap();
-    t.app.set_password(&cast.admin, cast.partner.user_id.unwrap(), PASSWORD).await.unwrap();
-    // Contacts get their password through an invitation; here it is set directly.
-    let hash = app::auth::hash_password(PASSWORD).unwrap();
-    let mut tx = t.app.db.write().await.unwrap();
-    for email in ["anna@acme.example", "dario@other.example"] {
-        store::with_conn!(&mut tx, c => sqlx::query("UPDATE contacts SET password_hash = $1 WHERE email = $2")
-            .bind(&hash).bind(email).execute(&mut *c).await.map(|_| ()))
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
-}
 
 both!(
     async fn agent_logs_in_sees_home_and_logs_out_with_csrf(t: &Ctx) {
@@ -224,21 +126,40 @@ both!(
 );
 
 #[test]
-fn every_locale_has_every_key_and_templates_use_only_known_keys() {
-    let en: std::collections::BTreeSet<String> = web::pages::i18n::keys("en").into_iter().collect();
+fn every_locale_has_every_key_and_pages_use_only_known_keys() {
+    let en_list = web::pages::i18n::keys("en");
+    let en: std::collections::BTreeSet<String> = en_list.iter().cloned().collect();
     assert!(en.len() > 30);
     for (code, _) in web::pages::i18n::LOCALES {
-        let keys: std::collections::BTreeSet<String> = web::pages::i18n::keys(code).into_iter().collect();
+        let list = web::pages::i18n::keys(code);
+        let keys: std::collections::BTreeSet<String> = list.iter().cloned().collect();
+        assert_eq!(keys.len(), list.len(), "locale {code} defines a key twice");
         assert_eq!(keys, en, "locale {code} differs from en");
     }
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/templates");
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        for part in text.split("tr.t(\"").skip(1).chain(text.split("tr.t1(\"").skip(1)) {
-            let key = part.split('"').next().unwrap();
-            assert!(en.contains(key), "template key {key} missing from the locales");
+    // Every key that templates and page handlers ask for exists.
+    let web_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web");
+    let mut files = Vec::new();
+    let mut dirs = vec![web_dir.join("templates"), web_dir.join("src/pages")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
         }
     }
+    let mut seen = 0;
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for part in text.split("tr.t(\"").skip(1).chain(text.split("tr.t1(\"").skip(1)) {
+            let key = part.split('"').next().unwrap();
+            assert!(en.contains(key), "key {key} used in {} is missing from the locales", path.display());
+            seen += 1;
+        }
+    }
+    assert!(seen > 30);
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Translations: one Fluent file per locale (`crates/web/locales/*.ftl`), embedded in the binary.
+//! Translations: Fluent files per locale and area (`crates/web/locales/LANG/AREA.ftl`), embedded in
+//! the binary. Every locale has the same areas.
 //!
 //! The language of a page is the user's setting, else the best of the browser's
 //! `Accept-Language`, else the instance default. A missing key shows the key itself (and the test
@@ -10,31 +11,46 @@ use std::sync::OnceLock;
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 
-/// The locales, with their Fluent sources.
-pub const LOCALES: &[(&str, &str)] = &[
-    ("en", include_str!("../../locales/en.ftl")),
-    ("it", include_str!("../../locales/it.ftl")),
-    ("ca", include_str!("../../locales/ca.ftl")),
-];
+macro_rules! locale {
+    ($code:literal) => {
+        (
+            $code,
+            &[
+                include_str!(concat!("../../locales/", $code, "/core.ftl")),
+                include_str!(concat!("../../locales/", $code, "/agent.ftl")),
+                include_str!(concat!("../../locales/", $code, "/portal.ftl")),
+                include_str!(concat!("../../locales/", $code, "/admin.ftl")),
+            ],
+        )
+    };
+}
+
+/// The locales, each with its Fluent sources (one per area of the product).
+pub const LOCALES: &[(&str, &[&str])] = &[locale!("en"), locale!("it"), locale!("ca")];
+
+fn resource(code: &str, src: &str) -> FluentResource {
+    match FluentResource::try_new(src.to_owned()) {
+        Ok(r) => r,
+        Err((r, errors)) => {
+            tracing::error!(locale = code, ?errors, "errors in a locale file");
+            r
+        }
+    }
+}
 
 fn bundles() -> &'static HashMap<&'static str, FluentBundle<FluentResource>> {
     static BUNDLES: OnceLock<HashMap<&'static str, FluentBundle<FluentResource>>> = OnceLock::new();
     BUNDLES.get_or_init(|| {
         LOCALES
             .iter()
-            .filter_map(|(code, src)| {
+            .filter_map(|(code, sources)| {
                 let lang: unic_langid::LanguageIdentifier = code.parse().ok()?;
-                let resource = match FluentResource::try_new((*src).to_owned()) {
-                    Ok(r) => r,
-                    Err((r, errors)) => {
-                        tracing::error!(locale = code, ?errors, "errors in a locale file");
-                        r
-                    }
-                };
                 let mut bundle = FluentBundle::new_concurrent(vec![lang]);
                 bundle.set_use_isolating(false);
-                if let Err(errors) = bundle.add_resource(resource) {
-                    tracing::error!(locale = code, ?errors, "duplicate keys in a locale file");
+                for src in sources.iter() {
+                    if let Err(errors) = bundle.add_resource(resource(code, src)) {
+                        tracing::error!(locale = code, ?errors, "duplicate keys in a locale file");
+                    }
                 }
                 Some((*code, bundle))
             })
@@ -42,19 +58,19 @@ fn bundles() -> &'static HashMap<&'static str, FluentBundle<FluentResource>> {
     })
 }
 
-/// The message keys of a locale's file.
+/// The message keys of a locale's files.
 pub fn keys(code: &str) -> Vec<String> {
-    let Some((_, src)) = LOCALES.iter().find(|(c, _)| *c == code) else {
+    let Some((_, sources)) = LOCALES.iter().find(|(c, _)| *c == code) else {
         return Vec::new();
     };
-    let resource = FluentResource::try_new((*src).to_owned()).unwrap_or_else(|(r, _)| r);
-    resource
-        .entries()
-        .filter_map(|e| match e {
+    let mut keys = Vec::new();
+    for src in sources.iter() {
+        keys.extend(resource(code, src).entries().filter_map(|e| match e {
             fluent_syntax::ast::Entry::Message(m) => Some(m.id.name.to_owned()),
             _ => None,
-        })
-        .collect()
+        }));
+    }
+    keys
 }
 
 /// The supported locale closest to a requested one (`it-IT` → `it`), if any.

@@ -1,7 +1,15 @@
 //! Server-rendered pages (askama): login and logout, the agent console and the customer and
 //! partner portal. Every page works without JavaScript; forms carry the session's CSRF token.
 
+mod account;
+mod admin;
+mod form;
 pub mod i18n;
+mod live;
+mod people;
+mod portal;
+mod queue;
+mod ticket;
 
 use std::net::SocketAddr;
 
@@ -55,8 +63,15 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/", get(home))
-        .route("/portal", get(portal))
         .route("/static/app.css", get(stylesheet))
+        .route("/static/app.js", get(script))
+        .merge(queue::routes())
+        .merge(ticket::routes())
+        .merge(live::routes())
+        .merge(portal::routes())
+        .merge(account::routes())
+        .merge(people::routes())
+        .merge(admin::routes())
 }
 
 /// What the header of every page shows about the signed-in person.
@@ -80,17 +95,17 @@ pub struct Viewer {
 }
 
 impl Viewer {
-    fn me(&self) -> Option<Me> {
+    pub(crate) fn me(&self) -> Option<Me> {
         self.session.as_ref().map(|s| Me { name: s.name.clone(), csrf: s.csrf.clone(), portal: s.portal })
     }
 
     /// The session, or a redirect to the login page that comes back here.
-    fn require(&self) -> Result<&Session, PageError> {
+    pub(crate) fn require(&self) -> Result<&Session, PageError> {
         self.session.as_ref().ok_or_else(|| PageError::Login(self.asked.clone()))
     }
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -124,7 +139,7 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
-fn fallback_tr(state: &AppState, parts: &Parts) -> Tr {
+pub(crate) fn fallback_tr(state: &AppState, parts: &Parts) -> Tr {
     let accept = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     Tr { lang: i18n::negotiate(None, accept, &state.pages.default_language), tz: state.pages.time_zone.clone() }
 }
@@ -175,7 +190,7 @@ impl IntoResponse for PageError {
     }
 }
 
-fn render(t: &impl Template) -> Response {
+pub(crate) fn render(t: &impl Template) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => {
@@ -186,7 +201,7 @@ fn render(t: &impl Template) -> Response {
 }
 
 /// Percent-encodes a path for a query parameter.
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
@@ -199,7 +214,7 @@ fn encode(s: &str) -> String {
 }
 
 /// Where to go after login: a local path only (no open redirects), else the home page.
-fn local_path(next: &str) -> &str {
+pub(crate) fn local_path(next: &str) -> &str {
     if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && !next.contains("://") {
         next
     } else {
@@ -207,7 +222,7 @@ fn local_path(next: &str) -> &str {
     }
 }
 
-fn set_cookie(
+pub(crate) fn set_cookie(
     state: &AppState,
     name: &str,
     value: &str,
@@ -277,7 +292,7 @@ struct LoginForm {
 }
 
 /// The peer's address, when the server recorded it.
-struct Peer(String);
+pub(crate) struct Peer(String);
 
 impl<S: Send + Sync> FromRequestParts<S> for Peer {
     type Rejection = std::convert::Infallible;
@@ -331,13 +346,13 @@ async fn login(
 }
 
 #[derive(Deserialize)]
-struct CsrfForm {
+pub(crate) struct CsrfForm {
     #[serde(default)]
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
 /// Checks the form's CSRF token against the session's.
-fn check_csrf(viewer: &Viewer, given: &str) -> Result<(), PageError> {
+pub(crate) fn check_csrf(viewer: &Viewer, given: &str) -> Result<(), PageError> {
     match &viewer.session {
         Some(s) if csrf_matches(s, given) => Ok(()),
         _ => Err(PageError::Csrf(viewer.tr.clone())),
@@ -405,37 +420,6 @@ async fn home(State(state): State<AppState>, viewer: Viewer) -> Result<Response,
     Ok(render(&HomePage { me: viewer.me(), tr: viewer.tr, queues, mine, stalled }))
 }
 
-#[derive(Template)]
-#[template(path = "portal.html")]
-struct PortalPage {
-    tr: Tr,
-    me: Option<Me>,
-    open: Vec<TicketSummary>,
-    recent: Vec<TicketSummary>,
-}
-
-async fn portal(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
-    let s = viewer.require()?;
-    if !s.portal {
-        return Ok(Redirect::to("/").into_response());
-    }
-    let err = |e| PageError::App(e, viewer.tr.clone());
-    let open = vec![Status::New, Status::Open, Status::Stalled];
-    let open = state
-        .app
-        .list_tickets(&s.actor, ListInput { statuses: open, limit: Some(100), ..Default::default() })
-        .await
-        .map_err(err)?
-        .tickets;
-    let recent = state
-        .app
-        .list_tickets(&s.actor, ListInput { order: Some("updated".into()), limit: Some(10), ..Default::default() })
-        .await
-        .map_err(err)?
-        .tickets;
-    Ok(render(&PortalPage { me: viewer.me(), tr: viewer.tr, open, recent }))
-}
-
 async fn stylesheet() -> Response {
     (
         [
@@ -443,6 +427,17 @@ async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
         ],
         include_str!("../../static/app.css"),
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+        ],
+        include_str!("../../static/app.js"),
     )
         .into_response()
 }

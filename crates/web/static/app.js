@@ -1,0 +1,2 @@
+// Sportello: small progressive enhancement for the pages (no build step, no third-party code).
+"use strict";
