@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod form;
 pub mod i18n;
+mod invite;
 mod live;
 mod people;
 mod portal;
@@ -72,6 +73,7 @@ pub fn routes() -> Router<AppState> {
         .merge(account::routes())
         .merge(people::routes())
         .merge(admin::routes())
+        .merge(invite::routes())
 }
 
 /// What the header of every page shows about the signed-in person.
@@ -82,6 +84,8 @@ pub struct Me {
     pub csrf: String,
     /// Whether they use the portal.
     pub portal: bool,
+    /// Whether they are an administrator (the admin link).
+    pub admin: bool,
 }
 
 /// The request's reader: their session (if any) and their translations.
@@ -96,7 +100,17 @@ pub struct Viewer {
 
 impl Viewer {
     pub(crate) fn me(&self) -> Option<Me> {
-        self.session.as_ref().map(|s| Me { name: s.name.clone(), csrf: s.csrf.clone(), portal: s.portal })
+        self.session.as_ref().map(|s| Me {
+            name: s.name.clone(),
+            csrf: s.csrf.clone(),
+            portal: s.portal,
+            admin: matches!(s.actor.who, app::access::Who::Admin),
+        })
+    }
+
+    /// Turns a use case's error into this page's error (in the reader's language).
+    pub(crate) fn err(&self) -> impl Fn(Error) -> PageError + '_ {
+        move |e| PageError::App(e, self.tr.clone())
     }
 
     /// The session, or a redirect to the login page that comes back here.
