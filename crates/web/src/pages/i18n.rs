@@ -126,6 +126,21 @@ impl Tr {
         self.t(&format!("status-{}", s.as_str()))
     }
 
+    /// The translated name of a ticket category.
+    pub fn category(&self, c: &domain::Category) -> String {
+        self.t(&format!("category-{}", c.as_str()))
+    }
+
+    /// The translated name of a severity.
+    pub fn severity(&self, s: &domain::Severity) -> String {
+        self.t(&format!("severity-{}", s.as_str()))
+    }
+
+    /// The message `prefix-value`, for names kept in the URL or the database (`order-updated`).
+    pub fn named(&self, prefix: &str, value: &str) -> String {
+        self.t(&format!("{prefix}-{value}"))
+    }
+
     /// The message `key`.
     pub fn t(&self, key: &str) -> String {
         self.format(key, None)
