@@ -5,6 +5,7 @@
 pub mod access;
 pub mod admin;
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod jobs;
 pub mod sessions;

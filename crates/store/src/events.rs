@@ -88,3 +88,19 @@ pub async fn merged_into(tx: &mut Tx, ticket_id: i64) -> Result<Vec<i64>> {
         .bind(ticket_id).fetch_all(&mut *c).await)?;
     Ok(ids)
 }
+
+/// Ticket events after `id`, oldest first, at most `limit` (the live feed of the pages).
+pub async fn ticket_events_after(tx: &mut Tx, id: i64, limit: i64) -> Result<Vec<EventRow>> {
+    let sql = format!("SELECT {COLS} FROM events WHERE id > $1 AND ticket_id IS NOT NULL ORDER BY id LIMIT $2");
+    with_conn!(tx, c => {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(limit).fetch_all(&mut *c).await?;
+        rows.iter().map(|r| event_row!(r)).collect()
+    })
+}
+
+/// The id of the latest event (0 when there is none).
+pub async fn last_id(tx: &mut Tx) -> Result<i64> {
+    let id: Option<i64> =
+        with_conn!(tx, c => sqlx::query_scalar("SELECT MAX(id) FROM events").fetch_one(&mut *c).await)?;
+    Ok(id.unwrap_or(0))
+}

@@ -37,6 +37,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Settings of the pages.
     pub pages: std::sync::Arc<pages::PagesConfig>,
+    /// The live feed of ticket changes for the pages.
+    pub live: std::sync::Arc<pages::live::Hub>,
 }
 
 struct BearerAuth;
@@ -183,7 +185,8 @@ pub fn router(app: App) -> Router {
 
 /// The whole HTTP application.
 pub fn router_with(app: App, pages_config: pages::PagesConfig) -> Router {
-    let state = AppState { app, metrics: metrics_handle(), pages: std::sync::Arc::new(pages_config) };
+    let live = pages::live::Hub::new(app.clone());
+    let state = AppState { app, metrics: metrics_handle(), pages: std::sync::Arc::new(pages_config), live };
     let (api, _) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api::routes()).split_for_parts();
     Router::new()
         .merge(api)

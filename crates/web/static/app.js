@@ -1,2 +1,136 @@
-// Sportello: small progressive enhancement for the pages (no build step, no third-party code).
+// Sportello: small progressive enhancement for the pages. No build step, no third-party code;
+// every page works without it. Loaded from our own origin (the CSP allows no inline script).
 "use strict";
+
+(function () {
+  var LIST_KEY = "sportello.list";
+
+  // Live updates (server-sent events): new tickets in a queue view, changes to a ticket.
+  var live = document.getElementById("live");
+  if (live && live.dataset.feed && window.EventSource) {
+    var es = new EventSource(live.dataset.feed);
+    es.addEventListener("ticket", function (ev) {
+      var t = JSON.parse(ev.data);
+      addRow(t);
+      live.textContent = live.dataset.label + " " + t.reference + " " + t.title;
+      live.hidden = false;
+    });
+    es.addEventListener("change", function (ev) {
+      var c = JSON.parse(ev.data);
+      live.textContent = live.dataset.label + " " + c.actor + ". ";
+      var a = document.createElement("a");
+      a.href = window.location.pathname;
+      a.textContent = live.dataset.reload;
+      live.appendChild(a);
+      live.hidden = false;
+    });
+  }
+
+  function cell(row, text) {
+    var td = document.createElement("td");
+    if (text !== undefined) td.textContent = text;
+    row.appendChild(td);
+    return td;
+  }
+
+  function addRow(t) {
+    var body = document.querySelector("#ticket-list tbody");
+    if (!body || body.querySelector('tr[data-number="' + t.number + '"]')) return;
+    var row = document.createElement("tr");
+    row.dataset.number = t.number;
+    row.className = "fresh";
+    var box = document.createElement("input");
+    box.type = "checkbox";
+    box.name = "ticket";
+    box.value = t.number;
+    box.setAttribute("aria-label", t.reference);
+    cell(row).appendChild(box);
+    var a = document.createElement("a");
+    a.href = "/tickets/" + t.number;
+    a.textContent = t.reference;
+    cell(row).appendChild(a);
+    cell(row, t.title);
+    var st = document.createElement("span");
+    st.className = "status status-" + t.status_key;
+    st.textContent = t.status;
+    cell(row).appendChild(st);
+    cell(row, String(t.priority));
+    cell(row, t.customer);
+    cell(row, t.owner);
+    var time = document.createElement("time");
+    time.dateTime = t.updated_at;
+    time.textContent = t.updated;
+    cell(row).appendChild(time);
+    body.insertBefore(row, body.firstChild);
+    remember();
+  }
+
+  // The queue view remembers its order of tickets, for next/previous on the ticket page.
+  function remember() {
+    var rows = document.querySelectorAll("#ticket-list tbody tr[data-number]");
+    if (!rows.length) return;
+    var list = [];
+    rows.forEach(function (r) { list.push(r.dataset.number); });
+    try { sessionStorage.setItem(LIST_KEY, JSON.stringify(list)); } catch (e) { /* private mode */ }
+  }
+  remember();
+
+  function neighbour(step) {
+    var m = window.location.pathname.match(/^\/tickets\/(\d+)$/);
+    if (!m) return null;
+    var list;
+    try { list = JSON.parse(sessionStorage.getItem(LIST_KEY) || "[]"); } catch (e) { return null; }
+    var i = list.indexOf(m[1]);
+    if (i < 0 || i + step < 0 || i + step >= list.length) return null;
+    return "/tickets/" + list[i + step];
+  }
+
+  function moveInList(step) {
+    var links = Array.prototype.slice.call(document.querySelectorAll("#ticket-list tbody td:nth-child(2) a"));
+    if (!links.length) return false;
+    var i = links.indexOf(document.activeElement);
+    var next = links[Math.max(0, Math.min(links.length - 1, i < 0 ? 0 : i + step))];
+    next.focus();
+    return true;
+  }
+
+  function focusShortcut(key) {
+    var el = document.querySelector('[data-shortcut="' + key + '"]');
+    if (!el) return false;
+    el.focus();
+    if (el.scrollIntoView) el.scrollIntoView({ block: "center" });
+    return true;
+  }
+
+  // Keyboard shortcuts (listed on /help): j/k next/previous ticket, r reply, c comment,
+  // / search, ? help. Never while typing in a field.
+  document.addEventListener("keydown", function (ev) {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    var tag = (ev.target && ev.target.tagName) || "";
+    if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (ev.target && ev.target.isContentEditable)) {
+      if (ev.key === "Escape" && ev.target.blur) ev.target.blur();
+      return;
+    }
+    var done = false;
+    switch (ev.key) {
+      case "j":
+      case "k": {
+        var step = ev.key === "j" ? 1 : -1;
+        done = moveInList(step);
+        if (!done) {
+          var to = neighbour(step);
+          if (to) { window.location.href = to; done = true; }
+        }
+        break;
+      }
+      case "r": done = focusShortcut("r"); break;
+      case "c": done = focusShortcut("c"); break;
+      case "/":
+        done = focusShortcut("/");
+        if (!done) { window.location.href = "/tickets"; done = true; }
+        break;
+      case "?": window.location.href = "/help"; done = true; break;
+    }
+    if (done) ev.preventDefault();
+  });
+})();

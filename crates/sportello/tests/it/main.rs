@@ -7,6 +7,7 @@ mod harness;
 mod access;
 mod api;
 mod client;
+mod console_pages;
 mod jobs;
 mod pages;
 mod process;

@@ -1,10 +1,230 @@
 //! Live updates by server-sent events: new tickets in a queue view, changes to an open ticket.
+//!
+//! Changes are read from the events table (the audit trail every change writes in its own
+//! transaction), so a change made on any node reaches readers on every node. One poller per
+//! process reads new events once a second while at least one page listens, and fans them out
+//! to the listeners; each listener checks the reader's rights before relaying anything.
 
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::App;
+use app::views::EventView;
 use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures_util::stream::{self, Stream};
+use serde::Serialize;
+use tokio::sync::broadcast;
 
+use super::queue::Filters;
+use super::{PageError, Viewer};
 use crate::AppState;
 
-/// The routes of these pages.
+/// How often the poller reads new events.
+pub const POLL_EVERY: Duration = Duration::from_secs(1);
+
+/// The routes of the live feeds.
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
+    Router::new().route("/live/tickets", get(queue_feed)).route("/live/tickets/{number}", get(ticket_feed))
+}
+
+/// Fans recorded ticket changes out to the pages listening on this node.
+pub struct Hub {
+    app: App,
+    sender: broadcast::Sender<Arc<EventView>>,
+    /// The poller, while one runs; taken under this lock by the poller when nobody listens.
+    poller: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Hub {
+    /// A hub over the application's events; nothing runs until a page listens.
+    pub fn new(app: App) -> Arc<Hub> {
+        let (sender, _) = broadcast::channel(1024);
+        Arc::new(Hub { app, sender, poller: Mutex::new(None) })
+    }
+
+    /// Listens to the changes recorded from now on, starting the poller if needed.
+    pub fn subscribe(self: &Arc<Self>) -> broadcast::Receiver<Arc<EventView>> {
+        let mut slot = self.poller.lock().unwrap_or_else(|p| p.into_inner());
+        let receiver = self.sender.subscribe();
+        if slot.is_none() {
+            let hub = Arc::clone(self);
+            *slot = Some(tokio::spawn(async move { hub.poll().await }));
+        }
+        receiver
+    }
+
+    async fn poll(self: Arc<Self>) {
+        let mut after = match self.app.last_event_id().await {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::warn!(error = %e, "the live feed could not start");
+                0
+            }
+        };
+        loop {
+            tokio::time::sleep(POLL_EVERY).await;
+            {
+                let mut slot = self.poller.lock().unwrap_or_else(|p| p.into_inner());
+                if self.sender.receiver_count() == 0 {
+                    *slot = None;
+                    return;
+                }
+            }
+            match self.app.ticket_events_after(after, 500).await {
+                Ok(events) => {
+                    for e in events {
+                        after = after.max(e.id);
+                        // No listener left is fine: the next loop stops.
+                        let _ = self.sender.send(Arc::new(e));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "the live feed could not read changes"),
+            }
+        }
+    }
+}
+
+/// A new ticket as the queue view's script shows it (already translated and formatted).
+#[derive(Serialize)]
+struct NewTicket {
+    number: i64,
+    reference: String,
+    title: String,
+    status: String,
+    status_key: &'static str,
+    priority: i64,
+    customer: String,
+    owner: String,
+    updated: String,
+    updated_at: String,
+}
+
+/// A change to the ticket a page shows.
+#[derive(Serialize)]
+struct Change {
+    actor: String,
+    kind: String,
+}
+
+fn sse(s: impl Stream<Item = Result<Event, Infallible>> + Send + 'static) -> Response {
+    Sse::new(s).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+}
+
+/// New tickets matching a queue view's filters, after ticket `after`.
+async fn queue_feed(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
+    let s = viewer.require()?.clone();
+    s.actor.require_staff().map_err(viewer.err())?;
+    let filters = Filters::parse(raw.as_deref());
+    let after: i64 = form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "after")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut input = filters.live_input().map_err(viewer.err())?;
+    input.limit = Some(20);
+    let app = state.app.clone();
+    let tr = viewer.tr.clone();
+    let receiver = state.live.subscribe();
+    // The first round looks at once: a ticket may have come between the page and this feed.
+    let stream = stream::unfold((receiver, true, after), move |(mut rx, first, mut after)| {
+        let (app, actor, input, tr) = (app.clone(), s.actor.clone(), input.clone(), tr.clone());
+        async move {
+            if !first {
+                // Wait for a creation, then take what else arrived with it.
+                loop {
+                    match rx.recv().await {
+                        Ok(e) if e.kind == "created" => break,
+                        Ok(_) => continue,
+                        Err(broadcast::error::RecvError::Lagged(_)) => break,
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            }
+            let page = match app.list_tickets(&actor, input).await {
+                Ok(p) => p.tickets,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a live queue view could not list tickets");
+                    Vec::new()
+                }
+            };
+            let fresh: Vec<_> = page.into_iter().rev().filter(|t| t.number > after).collect();
+            after = fresh.iter().map(|t| t.number).max().unwrap_or(after);
+            let events: Vec<Result<Event, Infallible>> = fresh
+                .into_iter()
+                .map(|t| {
+                    let data = NewTicket {
+                        number: t.number,
+                        reference: t.reference,
+                        title: t.title,
+                        status: tr.status(&t.status),
+                        status_key: t.status.as_str(),
+                        priority: t.priority,
+                        customer: t.customer.unwrap_or_default(),
+                        owner: t.owner.unwrap_or_default(),
+                        updated: tr.when(&t.updated_at),
+                        updated_at: t.updated_at.to_string(),
+                    };
+                    Ok(Event::default().event("ticket").json_data(&data).unwrap_or_default())
+                })
+                .collect();
+            Some((stream::iter(events), (rx, false, after)))
+        }
+    });
+    Ok(sse(futures_util::StreamExt::flatten(stream)))
+}
+
+/// Changes by someone else to ticket `number`, after event `after`.
+async fn ticket_feed(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(raw): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    let s = viewer.require()?.clone();
+    // Staff only: the history of a ticket includes internal comments.
+    s.actor.require_staff().map_err(viewer.err())?;
+    let number: i64 = raw.parse().map_err(|_| viewer.err()(app::Error::NotFound(format!("ticket {raw}"))))?;
+    // Only who may see the ticket may hear about it.
+    let t = state.app.ticket(&s.actor, number).await.map_err(viewer.err())?;
+    let after: i64 = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "after")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let receiver = state.live.subscribe();
+    let me = s.actor.label.clone();
+    let change = |e: &EventView| Change { actor: e.actor.clone(), kind: e.kind.clone() };
+    // What happened between the page and this feed, then what happens next.
+    let missed: Vec<Result<Event, Infallible>> = match state.app.ticket_events(&s.actor, t.number).await {
+        Ok(events) => events
+            .iter()
+            .filter(|e| e.id > after && e.actor != me)
+            .map(|e| Ok(Event::default().event("change").json_data(change(e)).unwrap_or_default()))
+            .collect(),
+        Err(e) => return Err(viewer.err()(e)),
+    };
+    let ticket = t.number;
+    let next = stream::unfold(receiver, move |mut rx| {
+        let me = me.clone();
+        async move {
+            loop {
+                match rx.recv().await {
+                    Ok(e) if e.ticket == Some(ticket) && e.actor != me && e.id > after => {
+                        let data = Change { actor: e.actor.clone(), kind: e.kind.clone() };
+                        return Some((Ok(Event::default().event("change").json_data(data).unwrap_or_default()), rx));
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        }
+    });
+    Ok(sse(futures_util::StreamExt::chain(stream::iter(missed), next)))
 }

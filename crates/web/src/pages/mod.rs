@@ -6,7 +6,7 @@ mod admin;
 mod form;
 pub mod i18n;
 mod invite;
-mod live;
+pub mod live;
 mod people;
 mod portal;
 mod queue;
