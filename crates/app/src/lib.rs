@@ -3,6 +3,7 @@
 //! jobs in that same transaction. Web, API, email and command line all come through this door.
 
 pub mod access;
+pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod console;

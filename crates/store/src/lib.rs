@@ -29,6 +29,7 @@ macro_rules! with_conn {
     };
 }
 
+pub mod account;
 pub mod blobs;
 pub mod bulk;
 pub mod events;

@@ -10,6 +10,7 @@ mod client;
 mod console_pages;
 mod jobs;
 mod pages;
+mod portal_pages;
 mod process;
 mod storage;
 mod tickets;
