@@ -236,6 +236,13 @@ both!(
         with_passwords(t, &cast).await;
         let carla = t.ticket(&cast, "support", "Ponte radio Lecco giù", "carla@lake.example", "giù").await;
         let anna = t.ticket(&cast, "support", "Linea lenta ACME", "anna@acme.example", "lenta").await;
+        t.app
+            .add_message(&cast.agent, carla.number, message(MessageKind::Comment, "Nota interna sul partner", vec![]))
+            .await
+            .unwrap();
+        let seen = t.app.messages(&cast.partner, carla.number).await.unwrap();
+        assert_eq!(seen.len(), 1, "a partner gets the public thread only");
+        assert!(seen.iter().all(|m| m.kind == MessageKind::Reply));
         let mut b = Browser::new(t);
         b.login_ok("noc@partner.example").await;
 
@@ -251,7 +258,9 @@ both!(
         assert!(filtered.body.contains("<option value=\"LAKE\" selected>"));
         assert_eq!(b.get("/portal?customer=ACME").await.status, StatusCode::NOT_FOUND, "not its customer");
         assert_eq!(b.get(&format!("/portal/tickets/{}", anna.number)).await.status, StatusCode::NOT_FOUND);
-        assert_eq!(b.get(&format!("/portal/tickets/{}", carla.number)).await.status, StatusCode::OK);
+        let page = b.get(&format!("/portal/tickets/{}", carla.number)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("Ponte radio Lecco") && !page.body.contains("Nota interna"));
 
         let form = b.get("/portal/tickets/new").await;
         assert!(form.body.contains("name=\"customer\"") && form.body.contains("value=\"LAKE\""));
@@ -435,5 +444,27 @@ both!(
         assert!(a.get("/").await.body.contains("<html lang=\"en\">"));
         let s = t.app.settings(&cast.agent).await.unwrap();
         assert_eq!((s.language, s.time_zone), (None, None));
+    }
+);
+
+both!(
+    async fn html_replies_are_shown_sanitised(t: &Ctx) {
+        let cast = t.seed().await;
+        with_passwords(t, &cast).await;
+        let mine = t.ticket(&cast, "support", "Linea lenta", "anna@acme.example", "lenta").await;
+        let html = "<p>Risolto, vedi <b>qui</b>.</p><script>alert(1)</script>\
+                    <img src=x onerror=alert(1)><a href=\"javascript:alert(1)\">link</a>";
+        let input = MessageInput { body_html: Some(html.into()), ..message(MessageKind::Reply, "", vec![]) };
+        t.app.add_message(&cast.agent, mine.number, input).await.unwrap();
+        let mut b = Browser::new(t);
+        b.login_ok("anna@acme.example").await;
+        let page = b.get(&format!("/portal/tickets/{}", mine.number)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("<b>qui</b>"), "formatting is kept: {}", page.body);
+        assert!(
+            !page.body.contains("<script>alert")
+                && !page.body.contains("onerror")
+                && !page.body.contains("javascript:")
+        );
     }
 );
