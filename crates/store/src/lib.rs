@@ -34,6 +34,7 @@ pub mod blobs;
 pub mod bulk;
 pub mod events;
 pub mod group;
+pub mod invitations;
 pub mod jobs;
 pub mod migrate;
 pub mod people;

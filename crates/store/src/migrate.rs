@@ -34,6 +34,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_sessions.sql"),
         postgres: include_str!("../migrations/postgres/0003_sessions.sql"),
     },
+    Migration {
+        version: 4,
+        name: "invitations",
+        sqlite: include_str!("../migrations/sqlite/0004_invitations.sql"),
+        postgres: include_str!("../migrations/postgres/0004_invitations.sql"),
+    },
 ];
 
 /// A fingerprint of the whole migration history of one backend (for test templates).
