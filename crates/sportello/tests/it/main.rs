@@ -5,6 +5,7 @@
 mod harness;
 
 mod access;
+mod admin_pages;
 mod api;
 mod client;
 mod console_pages;

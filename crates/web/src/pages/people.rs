@@ -1,10 +1,201 @@
 //! Agent pages about people: a customer (contacts, tickets), a partner (its customers), a contact.
+//! Staff only: portal users get a 404, as for anything that is not theirs.
 
+use std::collections::HashMap;
+
+use app::Error;
+use app::sessions::Session;
+use app::tickets::ListInput;
+use app::views::{ContactView, CustomerView, PartnerView, TicketSummary};
+use askama::Template;
 use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use domain::{PartnerKind, Status};
+use serde::Deserialize;
 
+use super::{Me, PageError, Tr, Viewer, render};
 use crate::AppState;
 
 /// The routes of these pages.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/customers", get(customers))
+        .route("/customers/{code}", get(customer))
+        .route("/partners/{id}", get(partner))
+        .route("/contacts/{id}", get(contact))
+}
+
+/// The session of a staff member; anyone else is told the page does not exist.
+pub(crate) fn staff(viewer: &Viewer) -> Result<&Session, PageError> {
+    let s = viewer.require()?;
+    if s.portal || !s.actor.is_staff() {
+        return Err(PageError::App(Error::NotFound("page".into()), viewer.tr.clone()));
+    }
+    Ok(s)
+}
+
+/// A number in a path, or a 404.
+pub(crate) fn path_id(viewer: &Viewer, text: &str) -> Result<i64, PageError> {
+    text.parse().map_err(|_| PageError::App(Error::NotFound(text.to_owned()), viewer.tr.clone()))
+}
+
+/// The translated name of a kind of partner.
+pub(crate) fn partner_kind(tr: &Tr, kind: PartnerKind) -> String {
+    match kind {
+        PartnerKind::Msp => tr.t("people-kind-msp"),
+        PartnerKind::MultiUtility => tr.t("people-kind-multi-utility"),
+        PartnerKind::SystemIntegrator => tr.t("people-kind-system-integrator"),
+    }
+}
+
+const OPEN: [Status; 3] = [Status::New, Status::Open, Status::Stalled];
+const CLOSED: [Status; 2] = [Status::Resolved, Status::Rejected];
+
+/// One line of the customer list.
+struct CustomerLine {
+    customer: CustomerView,
+    partner: Option<PartnerView>,
+}
+
+#[derive(Template)]
+#[template(path = "people_customers.html")]
+struct CustomersPage {
+    tr: Tr,
+    me: Option<Me>,
+    q: String,
+    lines: Vec<CustomerLine>,
+    admin: bool,
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+async fn customers(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(query): Query<SearchQuery>,
+) -> Result<Response, PageError> {
+    let s = staff(&viewer)?;
+    let err = viewer.err();
+    let partners: HashMap<i64, PartnerView> =
+        state.app.partners(&s.actor).await.map_err(&err)?.into_iter().map(|p| (p.id, p)).collect();
+    let q = query.q.trim().to_owned();
+    let needle = q.to_lowercase();
+    let lines = state
+        .app
+        .customers(&s.actor)
+        .await
+        .map_err(&err)?
+        .into_iter()
+        .filter(|c| {
+            needle.is_empty() || c.code.to_lowercase().contains(&needle) || c.name.to_lowercase().contains(&needle)
+        })
+        .map(|c| CustomerLine { partner: c.partner_id.and_then(|id| partners.get(&id).cloned()), customer: c })
+        .collect();
+    let admin = s.actor.require_admin().is_ok();
+    Ok(render(&CustomersPage { me: viewer.me(), tr: viewer.tr.clone(), q, lines, admin }))
+}
+
+#[derive(Template)]
+#[template(path = "people_customer.html")]
+struct CustomerPage {
+    tr: Tr,
+    me: Option<Me>,
+    customer: CustomerView,
+    partner: Option<PartnerView>,
+    contacts: Vec<ContactView>,
+    open: Vec<TicketSummary>,
+    closed: Vec<TicketSummary>,
+    admin: bool,
+}
+
+async fn customer(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(code): Path<String>,
+) -> Result<Response, PageError> {
+    let s = staff(&viewer)?;
+    let err = viewer.err();
+    let customer = state.app.customer(&s.actor, &code).await.map_err(&err)?;
+    let partner = match customer.partner_id {
+        Some(id) => Some(state.app.partner(&s.actor, id).await.map_err(&err)?),
+        None => None,
+    };
+    let contacts = state.app.contacts(&s.actor, Some(&customer.code)).await.map_err(&err)?;
+    let list = |statuses: &[Status], order: &str, limit: i64| ListInput {
+        customer: Some(customer.code.clone()),
+        statuses: statuses.to_vec(),
+        order: Some(order.into()),
+        limit: Some(limit),
+        ..Default::default()
+    };
+    let open = state.app.list_tickets(&s.actor, list(&OPEN, "priority", 100)).await.map_err(&err)?.tickets;
+    let closed = state.app.list_tickets(&s.actor, list(&CLOSED, "updated", 50)).await.map_err(&err)?.tickets;
+    let admin = s.actor.require_admin().is_ok();
+    Ok(render(&CustomerPage {
+        me: viewer.me(),
+        tr: viewer.tr.clone(),
+        customer,
+        partner,
+        contacts,
+        open,
+        closed,
+        admin,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "people_partner.html")]
+struct PartnerPage {
+    tr: Tr,
+    me: Option<Me>,
+    partner: PartnerView,
+    kind: String,
+    customers: Vec<CustomerView>,
+    admin: bool,
+}
+
+async fn partner(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Result<Response, PageError> {
+    let s = staff(&viewer)?;
+    let err = viewer.err();
+    let id = path_id(&viewer, &id)?;
+    let partner = state.app.partner(&s.actor, id).await.map_err(&err)?;
+    let customers =
+        state.app.customers(&s.actor).await.map_err(&err)?.into_iter().filter(|c| c.partner_id == Some(id)).collect();
+    let kind = partner_kind(&viewer.tr, partner.kind);
+    let admin = s.actor.require_admin().is_ok();
+    Ok(render(&PartnerPage { me: viewer.me(), tr: viewer.tr.clone(), partner, kind, customers, admin }))
+}
+
+#[derive(Template)]
+#[template(path = "people_contact.html")]
+struct ContactPage {
+    tr: Tr,
+    me: Option<Me>,
+    contact: ContactView,
+    tickets: Vec<TicketSummary>,
+    admin: bool,
+}
+
+async fn contact(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Result<Response, PageError> {
+    let s = staff(&viewer)?;
+    let err = viewer.err();
+    let id = path_id(&viewer, &id)?;
+    let contact = state.app.contact(&s.actor, id).await.map_err(&err)?;
+    let input = ListInput {
+        q: Some(format!("requestor:{}", contact.email)),
+        order: Some("updated".into()),
+        limit: Some(100),
+        ..Default::default()
+    };
+    let mut tickets = state.app.list_tickets(&s.actor, input).await.map_err(&err)?.tickets;
+    // Open ones first, each group most recently changed first.
+    tickets.sort_by_key(|t| !OPEN.contains(&t.status));
+    let admin = s.actor.require_admin().is_ok();
+    Ok(render(&ContactPage { me: viewer.me(), tr: viewer.tr.clone(), contact, tickets, admin }))
 }
