@@ -44,7 +44,7 @@ impl App {
             .filter(|u| u.active && matches!(u.role, Role::Admin | Role::Agent))
             .map(|u| PersonRef { email: u.email, name: u.name })
             .collect();
-        out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        out.sort_by_key(|p| p.name.to_lowercase());
         Ok(out)
     }
 
