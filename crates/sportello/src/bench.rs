@@ -453,6 +453,21 @@ struct Client {
     stream: BufReader<TcpStream>,
     host: String,
     token: String,
+    /// A session cookie, for the pages.
+    cookie: Option<String>,
+}
+
+/// An answer: status, header lines, body (as it came on the wire; chunks joined).
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
 }
 
 impl Client {
@@ -460,12 +475,27 @@ impl Client {
         let s = TcpStream::connect(addr)?;
         s.set_nodelay(true)?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        Ok(Client { stream: BufReader::new(s), host: addr.into(), token: token.into() })
+        Ok(Client { stream: BufReader::new(s), host: addr.into(), token: token.into(), cookie: None })
+    }
+
+    /// A client of the pages, with a session cookie instead of a token.
+    fn browser(addr: &str, session: &str) -> anyhow::Result<Client> {
+        let mut c = Client::connect(addr, "")?;
+        c.cookie = Some(format!("{}={session}", web::pages::SESSION_COOKIE));
+        Ok(c)
     }
 
     fn request(&mut self, method: &str, path: &str, body: Option<&str>) -> anyhow::Result<(u16, Vec<u8>)> {
-        let mut req =
-            format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n", self.host, self.token);
+        let a = self.send(method, path, body, "")?;
+        Ok((a.status, a.body))
+    }
+
+    fn send(&mut self, method: &str, path: &str, body: Option<&str>, extra: &str) -> anyhow::Result<Answer> {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n{extra}", self.host);
+        match &self.cookie {
+            Some(c) => req.push_str(&format!("Cookie: {c}\r\n")),
+            None => req.push_str(&format!("Authorization: Bearer {}\r\n", self.token)),
+        }
         if let Some(b) = body {
             req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}", b.len()));
         } else {
@@ -475,22 +505,36 @@ impl Client {
         let mut line = String::new();
         self.stream.read_line(&mut line)?;
         let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).context("bad status line")?;
-        let mut len = 0usize;
+        let mut headers = Vec::new();
         loop {
             line.clear();
             self.stream.read_line(&mut line)?;
             if line == "\r\n" || line.is_empty() {
                 break;
             }
-            if let Some((k, v)) = line.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                len = v.trim().parse()?;
+            if let Some((k, v)) = line.split_once(':') {
+                headers.push((k.trim().to_owned(), v.trim().to_owned()));
             }
         }
-        let mut buf = vec![0; len];
-        self.stream.read_exact(&mut buf)?;
-        Ok((status, buf))
+        let mut answer = Answer { status, headers, body: Vec::new() };
+        if answer.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+            loop {
+                line.clear();
+                self.stream.read_line(&mut line)?;
+                let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)?;
+                let mut chunk = vec![0; size + 2];
+                self.stream.read_exact(&mut chunk)?;
+                if size == 0 {
+                    break;
+                }
+                answer.body.extend_from_slice(&chunk[..size]);
+            }
+        } else {
+            let len: usize = answer.header("content-length").map(str::parse).transpose()?.unwrap_or(0);
+            answer.body = vec![0; len];
+            self.stream.read_exact(&mut answer.body)?;
+        }
+        Ok(answer)
     }
 }
 
@@ -557,6 +601,7 @@ pub async fn run(database_url: &str, args: BenchArgs) -> anyhow::Result<()> {
     }
     let token = app.create_token(&Actor::system(Channel::System), "bench", Role::Admin, None).await?.secret;
     let (tickets_now, messages_now) = app.bulk_next_ids(&Actor::system(Channel::System)).await?;
+    let (session, long_thread) = pages_setup(&app, &corpus).await?;
     app.db.close().await;
 
     // Start the real server and time start-up to the first healthy answer.
@@ -596,7 +641,8 @@ pub async fn run(database_url: &str, args: BenchArgs) -> anyhow::Result<()> {
     };
 
     let results = tokio::task::spawn_blocking({
-        let (addr, token, corpus, args) = (addr.clone(), token.clone(), corpus.clone(), args.clone());
+        let (addr, token, corpus, args, session) =
+            (addr.clone(), token.clone(), corpus.clone(), args.clone(), session.clone());
         move || -> anyhow::Result<Vec<(String, String)>> {
             let mut out = Vec::new();
             let mut rng = StdRng::seed_from_u64(42);
@@ -696,6 +742,7 @@ pub async fn run(database_url: &str, args: BenchArgs) -> anyhow::Result<()> {
                     search.len()
                 ),
             ));
+            out.extend(pages_phase(&addr, &session, long_thread, args.reads)?);
             Ok(out)
         }
     })
@@ -718,4 +765,100 @@ pub async fn run(database_url: &str, args: BenchArgs) -> anyhow::Result<()> {
     }
     println!("| server peak resident memory | {} MB |", peak.load(Ordering::Relaxed) / 1024);
     Ok(())
+}
+
+/// The agent of the page measurements: an admin with a password, and a session of theirs.
+const PAGES_AGENT: &str = "bench.pages@sportello.invalid";
+
+/// Opens a session for the pages and a ticket with a 100-message thread (replies and internal
+/// comments, as agents write them) to measure the ticket page on.
+async fn pages_setup(app: &App, corpus: &Corpus) -> anyhow::Result<(String, i64)> {
+    let sys = Actor::system(Channel::System);
+    let password = "bench pages password";
+    let input = UserInput {
+        email: PAGES_AGENT.into(),
+        name: "Bench agent".into(),
+        role: Role::Admin,
+        partner_id: None,
+        active: Some(true),
+    };
+    match app.create_user(&sys, input, Some(password)).await {
+        Ok(_) => {}
+        Err(app::Error::Conflict(_)) => {
+            let id = app.users(&sys).await?.into_iter().find(|u| u.email == PAGES_AGENT).context("bench agent")?.id;
+            app.set_password(&sys, id, password).await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let session = app.login(PAGES_AGENT, password, "127.0.0.1", None).await?.token;
+    let agent = app.user_actor_by_email(PAGES_AGENT, Channel::Web).await?;
+    let mut rng = StdRng::seed_from_u64(100);
+    let ticket = app
+        .create_ticket(
+            &agent,
+            app::tickets::NewTicketInput {
+                queue: "support".into(),
+                title: corpus.title(&mut rng),
+                requestors: vec!["lunga.discussione@cliente.invalid".into()],
+                body: corpus.body(&mut rng),
+                ..Default::default()
+            },
+        )
+        .await?;
+    for i in 1..100 {
+        let kind = if i % 3 == 0 { MessageKind::Comment } else { MessageKind::Reply };
+        let input = app::tickets::MessageInput {
+            kind,
+            body: corpus.body(&mut rng),
+            body_html: None,
+            attachments: Vec::new(),
+            status: None,
+            owner: None,
+        };
+        app.add_message(&agent, ticket.number, input).await?;
+    }
+    Ok((session, ticket.number))
+}
+
+/// The pages' figures: the ticket page with 100 messages, the queue page, and the weight of the
+/// queue page (HTML, CSS and script) as sent uncompressed and gzip-compressed.
+fn pages_phase(addr: &str, session: &str, ticket: i64, reads: usize) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut c = Client::browser(addr, session)?;
+    let check = |path: &str, c: &mut Client| -> anyhow::Result<usize> {
+        let a = c.send("GET", path, None, "")?;
+        if a.status != 200 {
+            bail!("{path} answered {}: {}", a.status, String::from_utf8_lossy(&a.body));
+        }
+        Ok(a.body.len())
+    };
+    let thread = check(&format!("/tickets/{ticket}"), &mut c)?;
+    if thread < 100 * 200 {
+        bail!("the ticket page is {thread} bytes: not the 100-message thread");
+    }
+    let ticket_page = timed(|_| check(&format!("/tickets/{ticket}"), &mut c).map(|_| ()), reads)?;
+    out.push((
+        "ticket page, 100-message thread".into(),
+        format!("p50 {:.2} ms, p99 {:.2} ms", percentile(&ticket_page, 0.5), percentile(&ticket_page, 0.99)),
+    ));
+    let queue = timed(|_| check("/tickets?queue=support", &mut c).map(|_| ()), reads)?;
+    out.push((
+        "queue page, 50 tickets by priority".into(),
+        format!("p50 {:.2} ms, p99 {:.2} ms", percentile(&queue, 0.5), percentile(&queue, 0.99)),
+    ));
+    let mut plain = 0;
+    let mut wire = 0;
+    for path in ["/tickets?queue=support", "/static/app.css", "/static/app.js"] {
+        plain += c.send("GET", path, None, "")?.body.len();
+        let gz = c.send("GET", path, None, "Accept-Encoding: gzip\r\n")?;
+        if gz.header("content-encoding") != Some("gzip") {
+            bail!("{path} was not compressed");
+        }
+        wire += gz.body.len();
+    }
+    out.push((
+        "queue page weight, HTML + CSS + JS".into(),
+        format!("{:.1} KB uncompressed, {:.1} KB gzip on the wire", plain as f64 / 1024.0, wire as f64 / 1024.0),
+    ));
+    Ok(out)
 }

@@ -290,3 +290,132 @@ both!(
         assert_eq!(v.get("/tickets/abc").await.status, StatusCode::NOT_FOUND);
     }
 );
+
+/// Opens a live feed as the browser's session and returns its stream of bytes.
+async fn feed(b: &Browser, path: &str) -> (StatusCode, axum::body::BodyDataStream) {
+    use tower::ServiceExt;
+    let jar: Vec<String> = b.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let req = axum::http::Request::builder()
+        .uri(path)
+        .header(axum::http::header::COOKIE, jar.join("; "))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let resp = b.router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    if status == StatusCode::OK {
+        assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    }
+    (status, resp.into_body().into_data_stream())
+}
+
+/// Reads the feed until an event of `kind` arrives (or fails after 10 s); returns its data.
+async fn next_event(stream: &mut axum::body::BodyDataStream, kind: &str) -> String {
+    use futures_util::StreamExt;
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let marker = format!("event: {kind}\ndata: ");
+        if let Some(at) = text.find(&marker) {
+            return text[at + marker.len()..].lines().next().unwrap().to_owned();
+        }
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} event in 10 s; got {text:?}"))
+            .expect("the feed ended")
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+both!(
+    async fn live_feeds_bring_new_tickets_and_changes_by_others(t: &Ctx) {
+        let cast = t.seed().await;
+        with_passwords(t, &cast).await;
+        let tk = t.ticket(&cast, "support", "Fibra giù", "anna@acme.example", "x").await;
+        let mut b = Browser::new(t);
+        b.login_ok("agent@op.example").await;
+        let page = b.get(&format!("/tickets/{}", tk.number)).await;
+        let feed_url = page.body.split("data-feed=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let (status, mut changes) = feed(&b, &feed_url).await;
+        assert_eq!(status, StatusCode::OK);
+        // The agent's own change is not news to them; the admin's is.
+        t.app
+            .update_ticket(
+                &cast.agent,
+                tk.number,
+                app::tickets::TicketPatch { priority: Some(70), ..Default::default() },
+            )
+            .await
+            .unwrap();
+        t.app
+            .update_ticket(
+                &cast.admin,
+                tk.number,
+                app::tickets::TicketPatch { priority: Some(90), ..Default::default() },
+            )
+            .await
+            .unwrap();
+        let change: serde_json::Value = serde_json::from_str(&next_event(&mut changes, "change").await).unwrap();
+        assert!(change["actor"].as_str().unwrap().contains("admin@op.example"), "{change}");
+
+        // The queue view hears of new tickets that match its filters, and only those.
+        let queue = b.get("/tickets?queue=support&order=updated").await;
+        let feed_url =
+            queue.body.split("data-feed=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+        assert!(feed_url.starts_with("/live/tickets?after="), "{feed_url}");
+        let (_, mut news) = feed(&b, &feed_url).await;
+        t.ticket(&cast, "treasury", "Fattura", "anna@acme.example", "x").await;
+        let fresh = t.ticket(&cast, "support", "<b>Nuovo</b> guasto", "bruno@acme.example", "y").await;
+        let shown: serde_json::Value = serde_json::from_str(&next_event(&mut news, "ticket").await).unwrap();
+        assert_eq!(shown["number"], fresh.number);
+        assert_eq!(shown["title"], "<b>Nuovo</b> guasto", "text, set with textContent by the script");
+
+        // Portal users get no feeds.
+        let mut anna = Browser::new(t);
+        anna.login_ok("anna@acme.example").await;
+        assert_eq!(feed(&anna, &format!("/live/tickets/{}", tk.number)).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(feed(&anna, "/live/tickets").await.0, StatusCode::FORBIDDEN);
+    }
+);
+
+both!(
+    async fn an_expired_session_goes_to_login_and_back_to_the_page_asked_for(t: &Ctx) {
+        let cast = t.seed().await;
+        with_passwords(t, &cast).await;
+        let tk = t.ticket(&cast, "support", "Fibra giù", "anna@acme.example", "x").await;
+        let mut b = Browser::new(t);
+        b.login_ok("agent@op.example").await;
+        let asked = format!("/tickets?q=fibra&order=updated#{}", tk.number);
+        assert_eq!(b.get(&asked).await.status, StatusCode::OK);
+
+        // Eleven idle hours later the same browser is a stranger.
+        let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(11);
+        b.router = web::router(t.app.clone().with_clock(app::Clock::manual(later)));
+        let gone = b.get("/tickets?q=fibra&order=updated").await;
+        assert_eq!(gone.status, StatusCode::SEE_OTHER);
+        let login = gone.location().to_owned();
+        assert_eq!(login, "/login?next=/tickets%3Fq%3Dfibra%26order%3Dupdated");
+        let form = b.get(&login).await;
+        assert!(form.body.contains("name=\"next\" value=\"/tickets?q=fibra&#38;order=updated\""), "{}", form.body);
+        let csrf = form.hidden("csrf");
+        let back = b
+            .post(
+                "/login",
+                &[
+                    ("csrf", &csrf),
+                    ("email", "agent@op.example"),
+                    ("password", PASSWORD),
+                    ("next", "/tickets?q=fibra&order=updated"),
+                ],
+            )
+            .await;
+        assert_eq!(back.status, StatusCode::SEE_OTHER);
+        assert_eq!(back.location(), "/tickets?q=fibra&order=updated");
+        let page = b.get(back.location()).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains(&tk.reference));
+        // A forged next never leaves the site.
+        let form = b.get("/login?next=https://evil.example/").await;
+        assert!(form.status == StatusCode::SEE_OTHER || form.body.contains("name=\"next\" value=\"/\""));
+    }
+);
