@@ -154,13 +154,20 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(openapi())
 }
 
-async fn not_found(req: Request) -> ApiError {
+/// No route: the error page for a browser outside the API, a problem document otherwise.
+async fn not_found(State(s): State<AppState>, req: Request) -> Response {
+    let browser =
+        req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    if browser && !req.uri().path().starts_with("/api/") {
+        return pages::not_found_page(&s, req.headers());
+    }
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not-found",
         "Not found",
         format!("no route for {} {}", req.method(), req.uri().path()),
     )
+    .into_response()
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -419,3 +419,27 @@ both!(
         assert!(form.status == StatusCode::SEE_OTHER || form.body.contains("name=\"next\" value=\"/\""));
     }
 );
+
+both!(
+    async fn an_unknown_page_is_an_html_404_and_an_unknown_api_path_a_problem(t: &Ctx) {
+        use tower::ServiceExt;
+        let router = web::router(t.app.clone());
+        let ask = |path: &str| {
+            axum::http::Request::builder()
+                .uri(path)
+                .header("accept", "text/html,application/xhtml+xml")
+                .header("accept-language", "it")
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let page = router.clone().oneshot(ask("/nowhere/%3Cscript%3E")).await.unwrap();
+        assert_eq!(page.status(), StatusCode::NOT_FOUND);
+        assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        let body = axum::body::to_bytes(page.into_body(), usize::MAX).await.unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.contains("<html lang=\"it\">") && !body.contains("<script>"), "{body}");
+        let api = router.oneshot(ask("/api/v1/nowhere")).await.unwrap();
+        assert_eq!(api.status(), StatusCode::NOT_FOUND);
+        assert_eq!(api.headers()["content-type"], "application/problem+json");
+    }
+);

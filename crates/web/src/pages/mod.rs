@@ -154,8 +154,18 @@ impl FromRequestParts<AppState> for Viewer {
 }
 
 pub(crate) fn fallback_tr(state: &AppState, parts: &Parts) -> Tr {
-    let accept = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    browser_tr(state, &parts.headers)
+}
+
+/// Translations from the browser's `Accept-Language` alone (no session read).
+fn browser_tr(state: &AppState, headers: &HeaderMap) -> Tr {
+    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     Tr { lang: i18n::negotiate(None, accept, &state.pages.default_language), tz: state.pages.time_zone.clone() }
+}
+
+/// The "not found" page, for a browser asking for a path that no page has.
+pub fn not_found_page(state: &AppState, headers: &HeaderMap) -> Response {
+    PageError::App(Error::NotFound("page".into()), browser_tr(state, headers)).into_response()
 }
 
 /// Why a page could not be shown.
