@@ -30,6 +30,7 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
     }
     let pages = web::pages::PagesConfig {
         secure_cookies: args.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
+        public_url: args.public_url.as_deref().map(|u| u.trim_end_matches('/').to_owned()),
         ..Default::default()
     };
     let router = web::router_with(app.clone(), pages);

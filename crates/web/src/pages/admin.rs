@@ -650,12 +650,13 @@ struct InvitedPage {
     back: String,
 }
 
-fn invited(viewer: &Viewer, inv: NewInvitation, back: String) -> Response {
-    // No public address is configured: the link is relative to this site's own address.
+fn invited(state: &AppState, viewer: &Viewer, inv: NewInvitation, back: String) -> Response {
+    // With no public address configured, the link is relative to this site's own address.
+    let base = state.pages.public_url.as_deref().unwrap_or("");
     let page = InvitedPage {
         me: viewer.me(),
         tr: viewer.tr.clone(),
-        link: format!("/invite/{}", inv.secret),
+        link: format!("{base}/invite/{}", inv.secret),
         until: viewer.tr.when(&inv.expires_at),
         email: inv.email,
         back,
@@ -672,7 +673,7 @@ async fn invite_user(
     let s = posted(&viewer, &f)?;
     let id = path_id(&viewer, &id)?;
     let inv = state.app.invite(&s.actor, Invitee::User(id)).await.map_err(viewer.err())?;
-    Ok(invited(&viewer, inv, format!("/admin/users/{id}")))
+    Ok(invited(&state, &viewer, inv, format!("/admin/users/{id}")))
 }
 
 // ----- partners -----
@@ -1074,7 +1075,7 @@ async fn invite_contact(
     let s = posted(&viewer, &f)?;
     let id = path_id(&viewer, &id)?;
     let inv = state.app.invite(&s.actor, Invitee::Contact(id)).await.map_err(viewer.err())?;
-    Ok(invited(&viewer, inv, format!("/admin/contacts/{id}")))
+    Ok(invited(&state, &viewer, inv, format!("/admin/contacts/{id}")))
 }
 
 // ----- API tokens -----

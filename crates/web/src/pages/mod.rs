@@ -45,6 +45,9 @@ pub struct PagesConfig {
     pub default_language: String,
     /// The time zone of dates for users who have not set one.
     pub time_zone: jiff::tz::TimeZone,
+    /// The instance's public address (`https://help.example.net`), for links given to people
+    /// outside a page (invitations); relative links when unknown.
+    pub public_url: Option<String>,
 }
 
 impl Default for PagesConfig {
@@ -54,6 +57,7 @@ impl Default for PagesConfig {
             secure_cookies: false,
             default_language: "en".into(),
             time_zone: jiff::tz::TimeZone::get("Europe/Rome").unwrap_or(jiff::tz::TimeZone::UTC),
+            public_url: None,
         }
     }
 }
