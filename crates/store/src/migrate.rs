@@ -40,6 +40,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_invitations.sql"),
         postgres: include_str!("../migrations/postgres/0004_invitations.sql"),
     },
+    Migration {
+        version: 5,
+        name: "queue_orders",
+        sqlite: include_str!("../migrations/sqlite/0005_queue_orders.sql"),
+        postgres: include_str!("../migrations/postgres/0005_queue_orders.sql"),
+    },
 ];
 
 /// A fingerprint of the whole migration history of one backend (for test templates).

@@ -470,25 +470,28 @@ pub async fn list(tx: &mut Tx, f: &Filter) -> Result<Vec<TicketListRow>> {
         }
     }
     let lim = push(&mut args, Arg::Int(f.limit.clamp(1, 500)));
-    if f.order == Order::Newest && f.text.is_none() {
-        // The newest tickets of each (status, queue) come straight from the index on
-        // (queue_id, status, id) read backwards; the top of their union is the answer. One
-        // branch per pair keeps every queue view fast whatever the planner's statistics say.
+    if f.text.is_none() {
+        // The first tickets of each (status, queue) in the page's order come straight from an
+        // index on (queue_id, status, key, id) — key being the id, the priority or the last
+        // change —; the top of their union is the answer. One branch per pair keeps every
+        // queue view fast whatever the planner's statistics say.
         let common = wh.join(" AND ");
-        let queues: Vec<Option<i64>> = match &f.queue_ids {
-            Some(ids) => ids.iter().map(|q| Some(*q)).collect(),
-            None => vec![None],
+        // Every queue when none is named: the indexes start with the queue.
+        let all: Vec<i64> = match &f.queue_ids {
+            Some(_) => Vec::new(),
+            None => with_conn!(&mut *tx, c => sqlx::query_scalar("SELECT id FROM queues ORDER BY id").fetch_all(&mut *c).await)?,
         };
+        let queues: &[i64] = f.queue_ids.as_deref().unwrap_or(&all);
+        if queues.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut branches = Vec::new();
         for st in &statuses {
             let ps = push(&mut args, Arg::Text(st.as_str().into()));
-            for q in &queues {
-                let qcond = match q {
-                    Some(q) => format!(" AND t.queue_id = {}", push(&mut args, Arg::Int(*q))),
-                    None => String::new(),
-                };
+            for q in queues {
+                let pq = push(&mut args, Arg::Int(*q));
                 branches.push(format!(
-                    "SELECT id FROM (SELECT t.id FROM tickets t WHERE {common} AND t.status = {ps}{qcond} ORDER BY t.id DESC LIMIT {lim}) AS b{}",
+                    "SELECT id FROM (SELECT t.id FROM tickets t WHERE {common} AND t.status = {ps} AND t.queue_id = {pq} ORDER BY {order} LIMIT {lim}) AS b{}",
                     branches.len()
                 ));
             }

@@ -7,8 +7,8 @@ use app::tickets::{AttachmentInput, ListInput, MessageInput, NewTicketInput, Tic
 use app::views::*;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use base64::Engine;
 use domain::{Category, CustomFieldKind, LinkKind, MessageKind, PartnerKind, QueueRights, Role, Severity, Status};
 use serde::{Deserialize, Deserializer};
@@ -347,16 +347,7 @@ async fn get_attachment(
 ) -> ApiResult<Response> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found(format!("attachment {id}")))?;
     let (a, data) = s.app.attachment(&actor, ticket_number(&number)?, id).await?;
-    let mut r = data.into_response();
-    let h = r.headers_mut();
-    let ct = HeaderValue::from_str(&a.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    h.insert(header::CONTENT_TYPE, ct);
-    let name: String =
-        a.filename.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' }).collect();
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(r)
+    Ok(crate::pages::download(&a.filename, &a.content_type, data))
 }
 
 #[utoipa::path(get, path = "/tickets/{number}/events", tag = "tickets", params(("number" = i64, Path)),

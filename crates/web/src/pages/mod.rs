@@ -469,3 +469,44 @@ async fn script() -> Response {
     )
         .into_response()
 }
+
+/// A stored file as a download: never shown inline, whatever its type.
+pub(crate) fn download(filename: &str, content_type: &str, data: Vec<u8>) -> Response {
+    let mut r = data.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, download_type(content_type));
+    h.insert(header::CONTENT_DISPOSITION, disposition(filename));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    r
+}
+
+/// The content type to send a stored attachment with: the stored one unless a browser could run
+/// it as a document (HTML, SVG, XML, scripts), which goes as `application/octet-stream`.
+fn download_type(stored: &str) -> HeaderValue {
+    let essence = stored.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let well_formed = essence.split_once('/').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+        && essence.chars().all(|c| c.is_ascii_alphanumeric() || "/.+-_".contains(c));
+    let active = ["html", "svg", "xml", "script", "multipart", "x-shockwave"].iter().any(|w| essence.contains(w));
+    if well_formed && !active {
+        HeaderValue::from_str(&essence).unwrap_or(HeaderValue::from_static("application/octet-stream"))
+    } else {
+        HeaderValue::from_static("application/octet-stream")
+    }
+}
+
+/// `attachment` with an ASCII fallback name and the UTF-8 name (RFC 6266 / RFC 8187).
+fn disposition(filename: &str) -> HeaderValue {
+    let ascii: String =
+        filename.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' }).collect();
+    let ascii = if ascii.trim().is_empty() { "attachment".to_owned() } else { ascii };
+    let mut utf8 = String::new();
+    for b in filename.bytes() {
+        if b.is_ascii_alphanumeric() || b".-_".contains(&b) {
+            utf8.push(b as char);
+        } else {
+            utf8.push_str(&format!("%{b:02X}"));
+        }
+    }
+    HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{utf8}"))
+        .unwrap_or(HeaderValue::from_static("attachment"))
+}

@@ -12,7 +12,7 @@ use app::{Error, FieldProblem};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use domain::{Category, MessageKind, Status};
@@ -492,37 +492,6 @@ async fn reopen(
     set_status(&state, &viewer, &number, &f.csrf, Status::Open).await
 }
 
-/// The content type to send a stored attachment with: the stored one unless a browser could run
-/// it as a document (HTML, SVG, XML, scripts), which goes as `application/octet-stream`.
-fn download_type(stored: &str) -> HeaderValue {
-    let essence = stored.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    let well_formed = essence.split_once('/').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
-        && essence.chars().all(|c| c.is_ascii_alphanumeric() || "/.+-_".contains(c));
-    let active = ["html", "svg", "xml", "script", "multipart", "x-shockwave"].iter().any(|w| essence.contains(w));
-    if well_formed && !active {
-        HeaderValue::from_str(&essence).unwrap_or(HeaderValue::from_static("application/octet-stream"))
-    } else {
-        HeaderValue::from_static("application/octet-stream")
-    }
-}
-
-/// `attachment` with an ASCII fallback name and the UTF-8 name (RFC 6266 / RFC 8187).
-fn disposition(filename: &str) -> HeaderValue {
-    let ascii: String =
-        filename.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' }).collect();
-    let ascii = if ascii.trim().is_empty() { "attachment".to_owned() } else { ascii };
-    let mut utf8 = String::new();
-    for b in filename.bytes() {
-        if b.is_ascii_alphanumeric() || b".-_".contains(&b) {
-            utf8.push(b as char);
-        } else {
-            utf8.push_str(&format!("%{b:02X}"));
-        }
-    }
-    HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{utf8}"))
-        .unwrap_or(HeaderValue::from_static("attachment"))
-}
-
 async fn attachment(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -533,10 +502,5 @@ async fn attachment(
     let id: i64 = id.parse().map_err(|_| viewer.err()(Error::NotFound(format!("attachment {id}"))))?;
     // The app answers NotFound for another customer's ticket and for files of internal comments.
     let (a, data) = state.app.attachment(&s.actor, n, id).await.map_err(viewer.err())?;
-    let mut r = data.into_response();
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, download_type(&a.content_type));
-    h.insert(header::CONTENT_DISPOSITION, disposition(&a.filename));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-    Ok(r)
+    Ok(super::download(&a.filename, &a.content_type, data))
 }

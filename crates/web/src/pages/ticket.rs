@@ -9,7 +9,6 @@ use app::views::{EventView, FieldView, LinkView, MessageView, PersonRef, QueueVi
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use domain::{Category, LinkKind, MessageKind, Severity, Status};
@@ -350,31 +349,5 @@ async fn attachment(
     let n = number(&raw, &viewer)?;
     let id = id.parse::<i64>().map_err(|_| viewer.err()(app::Error::NotFound(format!("attachment {id}"))))?;
     let (a, data) = state.app.attachment(&s.actor, n, id).await.map_err(viewer.err())?;
-    Ok(download(&a.filename, &a.content_type, data))
-}
-
-/// A file as a download: never rendered inline by the browser, whatever its type.
-pub(crate) fn download(filename: &str, content_type: &str, data: Vec<u8>) -> Response {
-    let mut r = data.into_response();
-    let h = r.headers_mut();
-    // Types a browser would run or render as a page are served as plain bytes.
-    let lower = content_type.to_ascii_lowercase();
-    let risky = ["html", "xml", "svg", "javascript", "ecmascript"].iter().any(|k| lower.contains(k));
-    let ct = if risky { "application/octet-stream" } else { content_type };
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(ct).unwrap_or(HeaderValue::from_static("application/octet-stream")),
-    );
-    let ascii: String =
-        filename.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' }).collect();
-    let utf8: String = filename
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b".-_".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
-        })
-        .collect();
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{utf8}")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    r
+    Ok(super::download(&a.filename, &a.content_type, data))
 }
