@@ -7,6 +7,7 @@ mod harness;
 mod access;
 mod admin_pages;
 mod api;
+mod browser;
 mod client;
 mod console_pages;
 mod jobs;
