@@ -479,7 +479,9 @@ pub async fn list(tx: &mut Tx, f: &Filter) -> Result<Vec<TicketListRow>> {
         // Every queue when none is named: the indexes start with the queue.
         let all: Vec<i64> = match &f.queue_ids {
             Some(_) => Vec::new(),
-            None => with_conn!(&mut *tx, c => sqlx::query_scalar("SELECT id FROM queues ORDER BY id").fetch_all(&mut *c).await)?,
+            None => {
+                with_conn!(&mut *tx, c => sqlx::query_scalar("SELECT id FROM queues ORDER BY id").fetch_all(&mut *c).await)?
+            }
         };
         let queues: &[i64] = f.queue_ids.as_deref().unwrap_or(&all);
         if queues.is_empty() {

@@ -286,7 +286,9 @@ both!(
         let refused =
             v.post(&format!("/tickets/{n}/messages"), &[("csrf", &vcsrf), ("kind", "reply"), ("body", "no")]).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
-        assert_eq!(v.get("/tickets/999999").await.status, StatusCode::NOT_FOUND);
+        let missing = v.get("/tickets/999999").await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert!(missing.body.contains("action=\"/logout\""), "the error page keeps the navigation");
         assert_eq!(v.get("/tickets/abc").await.status, StatusCode::NOT_FOUND);
     }
 );

@@ -73,7 +73,7 @@ fn problems(viewer: &Viewer, e: Error) -> Result<Vec<FieldProblem>, PageError> {
     match e {
         Error::Invalid(p) => Ok(p),
         Error::Conflict(m) => Ok(vec![FieldProblem { field: String::new(), message: m }]),
-        e => Err(PageError::App(e, viewer.tr.clone())),
+        e => Err(viewer.err()(e)),
     }
 }
 

@@ -114,7 +114,10 @@ impl Viewer {
 
     /// Turns a use case's error into this page's error (in the reader's language).
     pub(crate) fn err(&self) -> impl Fn(Error) -> PageError + '_ {
-        move |e| PageError::App(e, self.tr.clone())
+        move |e| match self.me() {
+            Some(me) => PageError::Signed(e, self.tr.clone(), Box::new(me)),
+            None => PageError::App(e, self.tr.clone()),
+        }
     }
 
     /// The session, or a redirect to the login page that comes back here.
@@ -180,6 +183,8 @@ pub enum PageError {
     Csrf(Tr),
     /// A use case refused or failed.
     App(Error, Tr),
+    /// A use case refused or failed, for a signed-in reader (the page keeps its navigation).
+    Signed(Error, Tr, Box<Me>),
 }
 
 #[derive(Template)]
@@ -192,29 +197,32 @@ struct ErrorPage {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let (status, tr, key) = match self {
+        let (e, tr, me) = match self {
             PageError::Login(next) => {
                 return Redirect::to(&format!("/login?next={}", encode(&next))).into_response();
             }
-            PageError::Csrf(tr) => (StatusCode::FORBIDDEN, tr, "error-csrf"),
-            PageError::App(e, tr) => match e {
-                Error::NotFound(_) => (StatusCode::NOT_FOUND, tr, "error-not-found"),
-                Error::Forbidden(_) => (StatusCode::FORBIDDEN, tr, "error-forbidden"),
-                Error::Unauthenticated => return Redirect::to("/login").into_response(),
-                Error::Invalid(_) | Error::Transition { .. } | Error::Conflict(_) => {
-                    (StatusCode::BAD_REQUEST, tr, "error-invalid")
-                }
-                Error::RateLimited(_) | Error::Unavailable(_) => {
-                    (StatusCode::SERVICE_UNAVAILABLE, tr, "error-unavailable")
-                }
-                Error::Internal(m) => {
-                    tracing::error!(error = %m, "a page failed");
-                    (StatusCode::INTERNAL_SERVER_ERROR, tr, "error-title")
-                }
-            },
+            PageError::Csrf(tr) => {
+                let message = tr.t("error-csrf");
+                return (StatusCode::FORBIDDEN, render(&ErrorPage { tr, me: None, message })).into_response();
+            }
+            PageError::App(e, tr) => (e, tr, None),
+            PageError::Signed(e, tr, me) => (e, tr, Some(*me)),
+        };
+        let (status, tr, key) = match e {
+            Error::NotFound(_) => (StatusCode::NOT_FOUND, tr, "error-not-found"),
+            Error::Forbidden(_) => (StatusCode::FORBIDDEN, tr, "error-forbidden"),
+            Error::Unauthenticated => return Redirect::to("/login").into_response(),
+            Error::Invalid(_) | Error::Transition { .. } | Error::Conflict(_) => {
+                (StatusCode::BAD_REQUEST, tr, "error-invalid")
+            }
+            Error::RateLimited(_) | Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, tr, "error-unavailable"),
+            Error::Internal(m) => {
+                tracing::error!(error = %m, "a page failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, tr, "error-title")
+            }
         };
         let message = tr.t(key);
-        (status, render(&ErrorPage { tr, me: None, message })).into_response()
+        (status, render(&ErrorPage { tr, me, message })).into_response()
     }
 }
 
@@ -418,8 +426,8 @@ async fn home(State(state): State<AppState>, viewer: Viewer) -> Result<Response,
     if s.portal {
         return Ok(Redirect::to("/portal").into_response());
     }
-    let err = |e| PageError::App(e, viewer.tr.clone());
-    let queues = state.app.queue_counts(&s.actor).await.map_err(err)?;
+    let err = viewer.err();
+    let queues = state.app.queue_counts(&s.actor).await.map_err(&err)?;
     let open = vec![Status::New, Status::Open, Status::Stalled];
     let mine = state
         .app
@@ -428,7 +436,7 @@ async fn home(State(state): State<AppState>, viewer: Viewer) -> Result<Response,
             ListInput { owner: Some("me".into()), statuses: open, limit: Some(50), ..Default::default() },
         )
         .await
-        .map_err(err)?
+        .map_err(&err)?
         .tickets;
     // Oldest first: those are the ones piling up.
     let stalled = state
@@ -443,9 +451,9 @@ async fn home(State(state): State<AppState>, viewer: Viewer) -> Result<Response,
             },
         )
         .await
-        .map_err(err)?
+        .map_err(&err)?
         .tickets;
-    Ok(render(&HomePage { me: viewer.me(), tr: viewer.tr, queues, mine, stalled }))
+    Ok(render(&HomePage { me: viewer.me(), tr: viewer.tr.clone(), queues, mine, stalled }))
 }
 
 async fn stylesheet() -> Response {

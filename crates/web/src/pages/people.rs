@@ -31,14 +31,14 @@ pub(crate) fn routes() -> Router<AppState> {
 pub(crate) fn staff(viewer: &Viewer) -> Result<&Session, PageError> {
     let s = viewer.require()?;
     if s.portal || !s.actor.is_staff() {
-        return Err(PageError::App(Error::NotFound("page".into()), viewer.tr.clone()));
+        return Err(viewer.err()(Error::NotFound("page".into())));
     }
     Ok(s)
 }
 
 /// A number in a path, or a 404.
 pub(crate) fn path_id(viewer: &Viewer, text: &str) -> Result<i64, PageError> {
-    text.parse().map_err(|_| PageError::App(Error::NotFound(text.to_owned()), viewer.tr.clone()))
+    text.parse().map_err(|_| viewer.err()(Error::NotFound(text.to_owned())))
 }
 
 /// The translated name of a kind of partner.
