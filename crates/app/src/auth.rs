@@ -18,10 +18,16 @@ pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(
 /// The shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 10;
 
+/// The longest password accepted, in bytes (argon2 would hash megabytes, slowly).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
 /// Hashes a password with argon2id and a random salt (PHC string).
 pub fn hash_password(password: &str) -> Result<String> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(Error::invalid("password", format!("at least {MIN_PASSWORD_CHARS} characters")));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(Error::invalid("password", format!("at most {MAX_PASSWORD_BYTES} bytes")));
     }
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
@@ -32,8 +38,12 @@ pub fn hash_password(password: &str) -> Result<String> {
         .map_err(|e| Error::Internal(e.to_string()))
 }
 
-/// Whether `password` matches a stored PHC hash (false for malformed hashes).
+/// Whether `password` matches a stored PHC hash (false for malformed hashes and for passwords
+/// longer than any that can be set).
 pub fn verify_password(password: &str, hash: &str) -> bool {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return false;
+    }
     PasswordHash::new(hash)
         .map(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
         .unwrap_or(false)

@@ -1023,6 +1023,9 @@ impl App {
         let access = ticket_access(&mut tx, actor, &t).await?;
         check_ticket(access, TicketAction::See, t.id)?;
         let not_found = || Error::NotFound(format!("attachment {attachment_id}"));
+        if t.status == Status::Deleted && !actor.is_staff() {
+            return Err(not_found());
+        }
         let a = store::tickets::attachment(&mut tx, attachment_id).await?.ok_or_else(not_found)?;
         let m = store::tickets::message(&mut tx, a.message_id).await?.ok_or_else(not_found)?;
         if m.ticket_id != t.id || (access == TicketAccess::Customer && m.kind != MessageKind::Reply) {

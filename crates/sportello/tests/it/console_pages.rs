@@ -73,6 +73,11 @@ both!(
         assert_eq!(listed(&newest.body)[0], *many.last().unwrap());
         let nobody = b.get("/tickets?owner=me").await;
         assert!(listed(&nobody.body).is_empty());
+        // Statuses repeated in a hand-made URL count once.
+        let repeated = format!("/tickets?{}", vec!["status=new"; 600].join("&"));
+        let page = b.get(&repeated).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert_eq!(listed(&page.body).len(), 50);
         // A bad query is explained on the page, not an error page.
         let bad = b.get("/tickets?q=status%3Anonsense").await;
         assert_eq!(bad.status, StatusCode::OK);
@@ -256,6 +261,23 @@ both!(
         let after = t.app.ticket_events(&cast.admin, n).await.unwrap();
         let fields: Vec<_> = after[before..].iter().filter_map(|e| e.field.clone()).collect();
         assert_eq!(fields.len(), 5, "title, priority, category, severity, cc: {fields:?}");
+        // A form shown before someone else's change does not put their values back.
+        let shown = b.get(&format!("/tickets/{n}")).await;
+        let seen = shown.hidden("seen");
+        t.app
+            .update_ticket(&cast.admin, n, app::tickets::TicketPatch { priority: Some(10), ..Default::default() })
+            .await
+            .unwrap();
+        let stale = b
+            .post(
+                &format!("/tickets/{n}"),
+                &[("csrf", &csrf), ("seen", &seen), ("title", "Titolo vecchio"), ("priority", "80")],
+            )
+            .await;
+        assert_eq!(stale.status, StatusCode::BAD_REQUEST);
+        assert!(stale.body.contains("changed this ticket meanwhile"), "{}", stale.body);
+        let now = t.app.ticket(&cast.admin, n).await.unwrap();
+        assert_eq!((now.priority, now.title.as_str()), (10, "Fibra giù"));
         let bad = b.post(&format!("/tickets/{n}"), &[("csrf", &csrf), ("title", "x"), ("priority", "molto")]).await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
         assert!(bad.body.contains("priority"));
@@ -359,6 +381,30 @@ both!(
             .unwrap();
         let change: serde_json::Value = serde_json::from_str(&next_event(&mut changes, "change").await).unwrap();
         assert!(change["actor"].as_str().unwrap().contains("admin@op.example"), "{change}");
+        // A second reader, logged out meanwhile, hears nothing more: the feed ends.
+        let mut other = Browser::new(t);
+        other.login_ok("agent@op.example").await;
+        let (_, mut gone) = feed(&other, &format!("/live/tickets/{}", tk.number)).await;
+        let csrf = other.get("/").await.hidden("csrf");
+        other.post("/logout", &[("csrf", &csrf)]).await;
+        t.app
+            .update_ticket(
+                &cast.admin,
+                tk.number,
+                app::tickets::TicketPatch { priority: Some(95), ..Default::default() },
+            )
+            .await
+            .unwrap();
+        let mut heard = String::new();
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            use futures_util::StreamExt;
+            while let Some(chunk) = gone.next().await {
+                heard.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            }
+        })
+        .await;
+        assert!(ended.is_ok(), "the feed of a logged-out session goes on");
+        assert!(!heard.contains("event: change"), "{heard}");
 
         // The queue view hears of new tickets that match its filters, and only those.
         let queue = b.get("/tickets?queue=support&order=updated").await;
@@ -416,9 +462,12 @@ both!(
         let page = b.get(back.location()).await;
         assert_eq!(page.status, StatusCode::OK);
         assert!(page.body.contains(&tk.reference));
-        // A forged next never leaves the site.
-        let form = b.get("/login?next=https://evil.example/").await;
-        assert!(form.status == StatusCode::SEE_OTHER || form.body.contains("name=\"next\" value=\"/\""));
+        // A forged next never leaves the site (browsers drop tabs: `/\t/evil` would be `//evil`).
+        for next in ["https://evil.example/", "//evil.example/", "/%09/evil.example", "/%5C/evil.example", "/%0A/evil"]
+        {
+            let r = b.get(&format!("/login?next={next}")).await;
+            assert_eq!(r.location(), "/", "{next}");
+        }
     }
 );
 

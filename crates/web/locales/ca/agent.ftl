@@ -96,3 +96,4 @@ help-search = Cerca tiquets
 help-escape = Surt del camp de text
 help-help = Aquesta pàgina
 help-search-syntax = Sintaxi de la cerca
+ticket-changed-meanwhile = { $name } ha canviat el tiquet mentrestant: aquí el teniu tal com és ara. Torneu a fer els canvis.

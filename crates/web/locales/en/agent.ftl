@@ -96,3 +96,4 @@ help-search = Search tickets
 help-escape = Leave the text field
 help-help = This page
 help-search-syntax = Search syntax
+ticket-changed-meanwhile = { $name } changed this ticket meanwhile: here it is as it is now. Make your changes again.

@@ -96,3 +96,4 @@ help-search = Cerca i ticket
 help-escape = Esci dal campo di testo
 help-help = Questa pagina
 help-search-syntax = Sintassi della ricerca
+ticket-changed-meanwhile = { $name } ha modificato il ticket nel frattempo: eccolo com'è ora. Ripeti le tue modifiche.

@@ -13,6 +13,7 @@ use app::App;
 use app::views::EventView;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -21,11 +22,14 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use super::queue::Filters;
-use super::{PageError, Viewer};
+use super::{PageError, SESSION_COOKIE, Viewer, cookie};
 use crate::AppState;
 
 /// How often the poller reads new events.
 pub const POLL_EVERY: Duration = Duration::from_secs(1);
+/// How long one feed lasts. The browser's `EventSource` then reconnects, and the new request
+/// checks the session and the reader's rights again.
+pub const FEED_LIFETIME: Duration = Duration::from_secs(300);
 
 /// The routes of the live feeds.
 pub(crate) fn routes() -> Router<AppState> {
@@ -58,22 +62,33 @@ impl Hub {
         receiver
     }
 
+    /// Whether nobody listens any more; then the poller is gone (decided under the lock that
+    /// `subscribe` takes, so a new listener always finds a poller).
+    fn idle(&self) -> bool {
+        let mut slot = self.poller.lock().unwrap_or_else(|p| p.into_inner());
+        if self.sender.receiver_count() == 0 {
+            *slot = None;
+            return true;
+        }
+        false
+    }
+
     async fn poll(self: Arc<Self>) {
-        let mut after = match self.app.last_event_id().await {
-            Ok(id) => id,
-            Err(e) => {
-                tracing::warn!(error = %e, "the live feed could not start");
-                0
+        // Start from the latest change; while it cannot be read (database away), wait.
+        let mut after = loop {
+            match self.app.last_event_id().await {
+                Ok(id) => break id,
+                Err(e) => tracing::warn!(error = %e, "the live feed could not start"),
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+            if self.idle() {
+                return;
             }
         };
         loop {
             tokio::time::sleep(POLL_EVERY).await;
-            {
-                let mut slot = self.poller.lock().unwrap_or_else(|p| p.into_inner());
-                if self.sender.receiver_count() == 0 {
-                    *slot = None;
-                    return;
-                }
+            if self.idle() {
+                return;
             }
             match self.app.ticket_events_after(after, 500).await {
                 Ok(events) => {
@@ -112,22 +127,33 @@ struct Change {
 }
 
 fn sse(s: impl Stream<Item = Result<Event, Infallible>> + Send + 'static) -> Response {
+    let s = futures_util::StreamExt::take_until(s, tokio::time::sleep(FEED_LIFETIME));
     Sse::new(s).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }
 
-/// New tickets matching a queue view's filters, after ticket `after`.
+/// Whether the session behind a feed still stands (not logged out, expired or disabled).
+async fn still_signed_in(app: &App, token: &str) -> bool {
+    matches!(app.session(token).await, Ok(Some(_)))
+}
+
+/// The `after` parameter of a feed's URL.
+fn after_param(raw: Option<&str>) -> Option<i64> {
+    form_urlencoded::parse(raw.unwrap_or("").as_bytes()).find(|(k, _)| k == "after").and_then(|(_, v)| v.parse().ok())
+}
+
+/// New tickets matching a queue view's filters, after ticket `after`. The session is checked
+/// again before each batch, and the view's own list query decides what matches.
 async fn queue_feed(
     State(state): State<AppState>,
     viewer: Viewer,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
     let s = viewer.require()?.clone();
     s.actor.require_staff().map_err(viewer.err())?;
+    let token = cookie(&headers, SESSION_COOKIE).unwrap_or("").to_owned();
     let filters = Filters::parse(raw.as_deref());
-    let after: i64 = form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
-        .find(|(k, _)| k == "after")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
+    let after = after_param(raw.as_deref()).unwrap_or(0);
     let mut input = filters.live_input().map_err(viewer.err())?;
     input.limit = Some(20);
     let app = state.app.clone();
@@ -135,10 +161,10 @@ async fn queue_feed(
     let receiver = state.live.subscribe();
     // The first round looks at once: a ticket may have come between the page and this feed.
     let stream = stream::unfold((receiver, true, after), move |(mut rx, first, mut after)| {
-        let (app, actor, input, tr) = (app.clone(), s.actor.clone(), input.clone(), tr.clone());
+        let (app, actor, input, tr, token) = (app.clone(), s.actor.clone(), input.clone(), tr.clone(), token.clone());
         async move {
             if !first {
-                // Wait for a creation, then take what else arrived with it.
+                // Wait for a creation, then take what else has arrived with it: one query for a burst.
                 loop {
                     match rx.recv().await {
                         Ok(e) if e.kind == "created" => break,
@@ -146,6 +172,10 @@ async fn queue_feed(
                         Err(broadcast::error::RecvError::Lagged(_)) => break,
                         Err(broadcast::error::RecvError::Closed) => return None,
                     }
+                }
+                while rx.try_recv().is_ok() {}
+                if !still_signed_in(&app, &token).await {
+                    return None;
                 }
             }
             let page = match app.list_tickets(&actor, input).await {
@@ -181,44 +211,54 @@ async fn queue_feed(
     Ok(sse(futures_util::StreamExt::flatten(stream)))
 }
 
-/// Changes by someone else to ticket `number`, after event `after`.
+/// Changes by someone else to ticket `number` after event `after` (without `after`, from now
+/// on). Before each change is relayed, the session and the reader's access to the ticket are
+/// checked again (it may have moved to a queue they cannot see).
 async fn ticket_feed(
     State(state): State<AppState>,
     viewer: Viewer,
+    headers: HeaderMap,
     Path(raw): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     let s = viewer.require()?.clone();
     // Staff only: the history of a ticket includes internal comments.
     s.actor.require_staff().map_err(viewer.err())?;
+    let token = cookie(&headers, SESSION_COOKIE).unwrap_or("").to_owned();
     let number: i64 = raw.parse().map_err(|_| viewer.err()(app::Error::NotFound(format!("ticket {raw}"))))?;
-    // Only who may see the ticket may hear about it.
     let t = state.app.ticket(&s.actor, number).await.map_err(viewer.err())?;
-    let after: i64 = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
-        .find(|(k, _)| k == "after")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
+    let after = after_param(query.as_deref());
     let receiver = state.live.subscribe();
     let me = s.actor.label.clone();
-    let change = |e: &EventView| Change { actor: e.actor.clone(), kind: e.kind.clone() };
+    let change = |e: &EventView| {
+        Event::default().event("change").json_data(Change { actor: e.actor.clone(), kind: e.kind.clone() })
+    };
     // What happened between the page and this feed, then what happens next.
-    let missed: Vec<Result<Event, Infallible>> = match state.app.ticket_events(&s.actor, t.number).await {
-        Ok(events) => events
+    let missed: Vec<Result<Event, Infallible>> = match after {
+        Some(after) => state
+            .app
+            .ticket_events(&s.actor, t.number)
+            .await
+            .map_err(viewer.err())?
             .iter()
             .filter(|e| e.id > after && e.actor != me)
-            .map(|e| Ok(Event::default().event("change").json_data(change(e)).unwrap_or_default()))
+            .map(|e| Ok(change(e).unwrap_or_default()))
             .collect(),
-        Err(e) => return Err(viewer.err()(e)),
+        None => Vec::new(),
     };
     let ticket = t.number;
+    let app = state.app.clone();
+    let actor = s.actor.clone();
     let next = stream::unfold(receiver, move |mut rx| {
-        let me = me.clone();
+        let (me, app, actor, token) = (me.clone(), app.clone(), actor.clone(), token.clone());
         async move {
             loop {
                 match rx.recv().await {
-                    Ok(e) if e.ticket == Some(ticket) && e.actor != me && e.id > after => {
-                        let data = Change { actor: e.actor.clone(), kind: e.kind.clone() };
-                        return Some((Ok(Event::default().event("change").json_data(data).unwrap_or_default()), rx));
+                    Ok(e) if e.ticket == Some(ticket) && e.actor != me && e.id > after.unwrap_or(0) => {
+                        if !still_signed_in(&app, &token).await || app.ticket(&actor, ticket).await.is_err() {
+                            return None;
+                        }
+                        return Some((Ok(change(&e).unwrap_or_default()), rx));
                     }
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(broadcast::error::RecvError::Closed) => return None,

@@ -251,7 +251,10 @@ pub(crate) fn encode(s: &str) -> String {
 
 /// Where to go after login: a local path only (no open redirects), else the home page.
 pub(crate) fn local_path(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && !next.contains("://") {
+    // Browsers drop tabs and line breaks inside URLs (`/\t/evil.example` becomes `//evil.example`),
+    // so any control character or space makes the path suspect.
+    let plain = next.chars().all(|c| !c.is_control() && !c.is_whitespace());
+    if plain && next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && !next.contains("://") {
         next
     } else {
         "/"

@@ -258,6 +258,14 @@ async fn update(
     let n = number(&raw, &viewer)?;
     let err = viewer.err();
     let t = state.app.ticket(&s.actor, n).await.map_err(&err)?;
+    // The form shows the ticket as of event `seen`: if someone changed it since, saving would
+    // silently put their values back. Show the ticket as it is now instead.
+    let seen: i64 = form.text("seen").parse().unwrap_or(i64::MAX);
+    let history = state.app.ticket_events(&s.actor, n).await.map_err(&err)?;
+    if let Some(e) = history.iter().rev().find(|e| e.id > seen && e.kind == "set") {
+        let problem = viewer.tr.t1("ticket-changed-meanwhile", "name", &e.actor);
+        return show(&state, &viewer, n, Some(problem)).await;
+    }
     let queue = state.app.queue(&s.actor, &t.queue).await.map_err(&err)?;
     let result = match patch_from(&t, &queue.fields, &form) {
         Ok(patch) => state.app.update_ticket(&s.actor, n, patch).await.map(|_| ()),
