@@ -348,6 +348,13 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
             contacts.push(((*e).into(), code.into()));
         }
     }
+    // A customer's contact with a portal login, set through an invitation as in real life.
+    let portal_email = "a.brambilla@studiobrambilla.example";
+    let invitation =
+        app.invite(&sys, app::invitations::Invitee::Contact(contact_id(&app, portal_email).await?)).await?;
+    let cpw = password();
+    app.accept_invitation(&invitation.secret, &cpw).await?;
+    let _ = writeln!(logins, "  {:<8} {portal_email}  {cpw}", "customer");
 
     let agent_actors: Vec<Actor> = {
         let mut v = Vec::new();
