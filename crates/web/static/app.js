@@ -56,7 +56,14 @@
     cell(row).appendChild(st);
     cell(row, String(t.priority));
     cell(row, t.customer);
-    cell(row, t.owner);
+    if (t.owner) {
+      cell(row, t.owner);
+    } else {
+      var nobody = document.createElement("span");
+      nobody.className = "muted";
+      nobody.textContent = (live && live.dataset.nobody) || "";
+      cell(row).appendChild(nobody);
+    }
     var time = document.createElement("time");
     time.dateTime = t.updated_at;
     time.textContent = t.updated;

@@ -529,3 +529,48 @@ async fn ticket_page_shows_a_hostile_title_as_text_runs_its_script_and_stays_on_
     server.abort();
     t.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_view_gets_new_tickets_live_and_pages_fit_a_360_pixel_screen() {
+    let Some(driver) = Driver::start("live") else { return };
+    let t = Ctx::sqlite().await;
+    let cast = t.seed().await;
+    with_passwords(&t, &cast).await;
+    let first = t.ticket(&cast, "support", "Primo guasto", "anna@acme.example", "fibra").await;
+    let (origin, server) = serve(&t).await;
+    let rt = tokio::runtime::Handle::current();
+    web(|| {
+        let b = Chrome::open(driver, &origin, "live");
+        b.login("agent@op.example");
+        b.go("/tickets?queue=support&order=created");
+        b.find(&format!("tr[data-number=\"{}\"]", first.number));
+        // The feed is open once the page has loaded; a ticket created now appears without reload.
+        std::thread::sleep(Duration::from_millis(500));
+        let fresh = rt.block_on(t.ticket(&cast, "support", "Secondo <b>guasto</b>", "bruno@acme.example", "rame"));
+        let row = format!("tr[data-number=\"{}\"]", fresh.number);
+        b.find(&row);
+        assert!(b.text(&row).contains("Secondo <b>guasto</b>"), "{}", b.text(&row));
+        assert_eq!(b.text("#live").contains(&fresh.reference), true, "{}", b.text("#live"));
+        b.screenshot("queue-new-row");
+
+        // Usable at 360 px: nothing wider than the screen on the main pages.
+        b.cmd("POST", "/window/rect", Some(json!({"width": 360, "height": 800})));
+        for path in ["/tickets", &format!("/tickets/{}", first.number), "/"] {
+            b.go(path);
+            let wide = b.exec("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]");
+            let (scroll, client) = (wide[0].as_i64().unwrap(), wide[1].as_i64().unwrap());
+            assert!(client <= 400, "the window is narrow: {client}");
+            assert!(scroll <= client, "{path} is {scroll} px wide on a {client} px screen");
+        }
+        b.go(&format!("/tickets/{}", first.number));
+        b.screenshot("ticket-360");
+        b.logout();
+        b.login("anna@acme.example");
+        b.go("/portal");
+        let wide = b.exec("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]");
+        assert!(wide[0].as_i64().unwrap() <= wide[1].as_i64().unwrap(), "portal: {wide}");
+        b.screenshot("portal-360");
+    });
+    server.abort();
+    t.finish().await;
+}
