@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use domain::{Category, LinkKind, MessageKind, Severity, Status};
 
+use app::sessions::Session;
+
 use super::form::Submitted;
 use super::{Me, PageError, Tr, Viewer, check_csrf, render};
 use crate::AppState;
@@ -30,6 +32,13 @@ pub(crate) fn routes() -> Router<AppState> {
 /// A ticket number from the URL; anything else is a page that does not exist.
 fn number(raw: &str, viewer: &Viewer) -> Result<i64, PageError> {
     raw.parse::<i64>().map_err(|_| viewer.err()(app::Error::NotFound(format!("ticket {raw}"))))
+}
+
+/// The session, after the form's CSRF token is checked, and the ticket number of a form post.
+fn posted<'v>(viewer: &'v Viewer, form: &Submitted, raw: &str) -> Result<(&'v Session, i64), PageError> {
+    let s = viewer.require()?;
+    check_csrf(viewer, form.get("csrf").unwrap_or(""))?;
+    Ok((s, number(raw, viewer)?))
 }
 
 #[derive(Template)]
@@ -253,9 +262,7 @@ async fn update(
     Path(raw): Path<String>,
     form: Submitted,
 ) -> Result<Response, PageError> {
-    let s = viewer.require()?;
-    check_csrf(&viewer, form.get("csrf").unwrap_or(""))?;
-    let n = number(&raw, &viewer)?;
+    let (s, n) = posted(&viewer, &form, &raw)?;
     let err = viewer.err();
     let t = state.app.ticket(&s.actor, n).await.map_err(&err)?;
     // The form shows the ticket as of event `seen`: if someone changed it since, saving would
@@ -280,9 +287,7 @@ async fn message(
     Path(raw): Path<String>,
     form: Submitted,
 ) -> Result<Response, PageError> {
-    let s = viewer.require()?;
-    check_csrf(&viewer, form.get("csrf").unwrap_or(""))?;
-    let n = number(&raw, &viewer)?;
+    let (s, n) = posted(&viewer, &form, &raw)?;
     let kind = match form.get("kind") {
         Some("comment") => MessageKind::Comment,
         _ => MessageKind::Reply,
@@ -314,9 +319,7 @@ async fn take(
     Path(raw): Path<String>,
     form: Submitted,
 ) -> Result<Response, PageError> {
-    let s = viewer.require()?;
-    check_csrf(&viewer, form.get("csrf").unwrap_or(""))?;
-    let n = number(&raw, &viewer)?;
+    let (s, n) = posted(&viewer, &form, &raw)?;
     let me = state.app.actor_email(&s.actor).await.map_err(viewer.err())?;
     let patch = TicketPatch { owner: Some(Some(me)), ..Default::default() };
     let result = state.app.update_ticket(&s.actor, n, patch).await.map(|_| ());
@@ -329,9 +332,7 @@ async fn link(
     Path(raw): Path<String>,
     form: Submitted,
 ) -> Result<Response, PageError> {
-    let s = viewer.require()?;
-    check_csrf(&viewer, form.get("csrf").unwrap_or(""))?;
-    let n = number(&raw, &viewer)?;
+    let (s, n) = posted(&viewer, &form, &raw)?;
     let parsed =
         form.text("kind").parse::<LinkKind>().map_err(|e| app::Error::invalid("kind", e.to_string())).and_then(|k| {
             let other = form.text("other");
