@@ -10,6 +10,7 @@ pub mod console;
 pub mod error;
 pub mod invitations;
 pub mod jobs;
+pub mod mail;
 pub mod sessions;
 pub mod text;
 pub mod tickets;

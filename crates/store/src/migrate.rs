@@ -46,6 +46,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_queue_orders.sql"),
         postgres: include_str!("../migrations/postgres/0005_queue_orders.sql"),
     },
+    Migration {
+        version: 6,
+        name: "mail",
+        sqlite: include_str!("../migrations/sqlite/0006_mail.sql"),
+        postgres: include_str!("../migrations/postgres/0006_mail.sql"),
+    },
 ];
 
 /// A fingerprint of the whole migration history of one backend (for test templates).
