@@ -95,3 +95,39 @@ pub enum Delivery {
         action: MailAction,
     },
 }
+
+/// The email a change comes from, recorded in the change's own transaction (threading by
+/// Message-ID, the raw message for agents, and no second ingestion of the same delivery).
+#[derive(Debug, Clone)]
+pub struct MailOrigin {
+    /// `Message-ID` without angle brackets.
+    pub message_id: String,
+    /// The sender's address, lowercased.
+    pub from: String,
+    /// The message as received.
+    pub raw: Vec<u8>,
+    /// What it became: `new_ticket`, `reply` or `comment`.
+    pub outcome: &'static str,
+}
+
+impl MailOrigin {
+    /// Stores the raw message and the record of this email beside ticket `ticket_id`, message `message_row_id`.
+    pub(crate) async fn record(
+        &self,
+        tx: &mut store::Tx,
+        ticket_id: i64,
+        message_row_id: i64,
+        now: i64,
+    ) -> crate::Result<()> {
+        let sha = store::blobs::put(tx, &self.raw, now).await?;
+        let rec = store::mail::MailRecord {
+            direction: "in",
+            message_id: self.message_id.clone(),
+            from_address: self.from.clone(),
+            raw_sha256: Some(sha),
+            outcome: self.outcome.to_owned(),
+        };
+        store::mail::insert(tx, &rec, Some(ticket_id), Some(message_row_id), now).await?;
+        Ok(())
+    }
+}

@@ -240,6 +240,16 @@ impl App {
 
     /// Opens a ticket with its first message; records `created` and the message as events.
     pub async fn create_ticket(&self, actor: &Actor, input: NewTicketInput) -> Result<TicketView> {
+        self.open_ticket(actor, input, None).await
+    }
+
+    /// Opens a ticket; the email it comes from, if any, is recorded in the same transaction.
+    pub(crate) async fn open_ticket(
+        &self,
+        actor: &Actor,
+        input: NewTicketInput,
+        origin: Option<crate::mail::MailOrigin>,
+    ) -> Result<TicketView> {
         let now = store::micros(self.now());
         let mut p = Problems::default();
         let title = p.check("title", validate::title(&input.title));
@@ -328,6 +338,7 @@ impl App {
                 let (app, actor, attachments) = (app.clone(), actor_w.clone(), attachments_w.clone());
                 let (title, field_values, mut customer) = (title_w.clone(), values_w.clone(), customer_w.clone());
                 let (requestors, cc, prefix) = (requestors.clone(), cc.clone(), prefix.clone());
+                let origin = origin.clone();
                 let (body_text, body_html) = (body_text.clone(), body_html.clone());
                 Box::pin(async move {
                     let mut customer_id = customer.as_ref().map(|c| c.id);
@@ -386,6 +397,9 @@ impl App {
                         )
                         .await?;
                     record(&mut *w, &actor, t.id, "reply", None, None, Some(m.id.to_string()), now).await?;
+                    if let Some(o) = &origin {
+                        o.record(&mut *w, t.id, m.id, now).await?;
+                    }
                     if customer.is_none()
                         && let Some(id) = customer_id
                     {
@@ -928,6 +942,17 @@ impl App {
     /// Adds a public reply or internal comment, with the status effects of the lifecycle: an
     /// agent's first reply opens a new ticket; a requestor's reply reopens a stalled or resolved one.
     pub async fn add_message(&self, actor: &Actor, number: i64, input: MessageInput) -> Result<MessageView> {
+        self.write_message(actor, number, input, None).await
+    }
+
+    /// Adds a reply or comment; the email it comes from, if any, is recorded in the same transaction.
+    pub(crate) async fn write_message(
+        &self,
+        actor: &Actor,
+        number: i64,
+        input: MessageInput,
+        origin: Option<crate::mail::MailOrigin>,
+    ) -> Result<MessageView> {
         let now = store::micros(self.now());
         let mut p = Problems::default();
         let (body_text, body_html) = check_body(&mut p, &input.body, input.body_html.as_deref());
@@ -985,6 +1010,9 @@ impl App {
         let m =
             self.insert_message(&mut tx, actor, &t, input.kind, body_text, body_html, &input.attachments, now).await?;
         record(&mut tx, actor, t.id, input.kind.as_str(), None, None, Some(m.id.to_string()), now).await?;
+        if let Some(o) = &origin {
+            o.record(&mut tx, t.id, m.id, now).await?;
+        }
         if let Some(s) = target {
             set_status(&mut t, s, now);
         }

@@ -36,6 +36,7 @@ pub mod events;
 pub mod group;
 pub mod invitations;
 pub mod jobs;
+pub mod mail;
 pub mod migrate;
 pub mod people;
 pub mod queues;

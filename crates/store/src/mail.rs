@@ -1,0 +1,181 @@
+//! The email channel's records: messages in and out by Message-ID, queue addresses, the
+//! quarantine, bouncing addresses.
+
+use sqlx::Row;
+
+use crate::{Result, Tx};
+
+/// An email recorded with the change it caused (or with nothing, when it was ignored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailRecord {
+    /// `in` or `out`.
+    pub direction: &'static str,
+    /// `Message-ID` without angle brackets.
+    pub message_id: String,
+    /// The sender's address (inbound), lowercased.
+    pub from_address: String,
+    /// The raw message's blob, if kept.
+    pub raw_sha256: Option<String>,
+    /// What became of it: `new_ticket`, `reply`, `comment`, `held`, `refused`, `ignored`, `bounce`.
+    pub outcome: String,
+}
+
+/// Records an email beside the ticket and message it made.
+pub async fn insert(
+    tx: &mut Tx,
+    r: &MailRecord,
+    ticket_id: Option<i64>,
+    message_row_id: Option<i64>,
+    now: i64,
+) -> Result<()> {
+    with_conn!(tx, c => sqlx::query(
+        "INSERT INTO mail_messages (direction, message_id, ticket_id, message_row_id, from_address, raw_sha256, outcome, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(r.direction).bind(&r.message_id).bind(ticket_id).bind(message_row_id).bind(&r.from_address)
+        .bind(&r.raw_sha256).bind(&r.outcome).bind(now)
+        .execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// What an inbound Message-ID already became: the ticket and the outcome (a redelivery).
+pub async fn inbound_seen(tx: &mut Tx, message_id: &str) -> Result<Option<(Option<i64>, String)>> {
+    with_conn!(tx, c => {
+        let row = sqlx::query(
+            "SELECT ticket_id, outcome FROM mail_messages WHERE message_id = $1 AND direction = 'in' ORDER BY id LIMIT 1")
+            .bind(message_id).fetch_optional(&mut *c).await?;
+        match row {
+            Some(r) => Ok(Some((r.try_get("ticket_id")?, r.try_get("outcome")?))),
+            None => Ok(None),
+        }
+    })
+}
+
+/// The ticket of the most recent email (ours or theirs) with one of these Message-IDs.
+pub async fn ticket_of_message_ids(tx: &mut Tx, ids: &[String]) -> Result<Option<i64>> {
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let sql = format!(
+        "SELECT ticket_id FROM mail_messages WHERE ticket_id IS NOT NULL AND message_id IN ({}) ORDER BY id DESC LIMIT 1",
+        crate::placeholders(0, ids.len())
+    );
+    let args: Vec<crate::Arg> = ids.iter().map(|i| crate::Arg::Text(i.clone())).collect();
+    let id: Option<i64> = with_conn!(tx, c =>
+        crate::bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)), &args).fetch_optional(&mut *c).await)?;
+    Ok(id)
+}
+
+/// Inbound emails from `address` recorded since `since` (the sender's rate).
+pub async fn inbound_count_since(tx: &mut Tx, address: &str, since: i64) -> Result<i64> {
+    let n: i64 = with_conn!(tx, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM mail_messages WHERE direction = 'in' AND from_address = $1 AND created_at >= $2")
+        .bind(address).bind(since).fetch_one(&mut *c).await)?;
+    Ok(n)
+}
+
+/// A queue's email settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMail {
+    pub queue_id: i64,
+    pub slug: String,
+    pub active: bool,
+    pub address: Option<String>,
+    pub comment_address: Option<String>,
+    /// `create`, `hold` or `refuse`.
+    pub unknown_sender: String,
+    /// `comment` or `new_ticket`.
+    pub stranger_reply: String,
+    pub mask_sensitive: bool,
+}
+
+const QUEUE_MAIL: &str =
+    "SELECT id, slug, active, address, comment_address, unknown_sender, stranger_reply, mask_sensitive FROM queues";
+
+macro_rules! queue_mail_row {
+    ($r:expr) => {
+        QueueMail {
+            queue_id: $r.try_get("id")?,
+            slug: $r.try_get("slug")?,
+            active: $r.try_get("active")?,
+            address: $r.try_get("address")?,
+            comment_address: $r.try_get("comment_address")?,
+            unknown_sender: $r.try_get("unknown_sender")?,
+            stranger_reply: $r.try_get("stranger_reply")?,
+            mask_sensitive: $r.try_get("mask_sensitive")?,
+        }
+    };
+}
+
+/// The queue whose address or comment address is `address` (lowercased).
+pub async fn queue_by_address(tx: &mut Tx, address: &str) -> Result<Option<QueueMail>> {
+    let sql = format!("{QUEUE_MAIL} WHERE address = $1 OR comment_address = $1");
+    with_conn!(tx, c => {
+        match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(address).fetch_optional(&mut *c).await? {
+            Some(r) => Ok(Some(queue_mail_row!(r))),
+            None => Ok(None),
+        }
+    })
+}
+
+/// A queue's email settings by id.
+pub async fn queue_mail_by_id(tx: &mut Tx, id: i64) -> Result<Option<QueueMail>> {
+    let sql = format!("{QUEUE_MAIL} WHERE id = $1");
+    with_conn!(tx, c => {
+        match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *c).await? {
+            Some(r) => Ok(Some(queue_mail_row!(r))),
+            None => Ok(None),
+        }
+    })
+}
+
+/// Sets a queue's email settings (addresses lowercased by the caller).
+pub async fn set_queue_mail(tx: &mut Tx, q: &QueueMail) -> Result<()> {
+    with_conn!(tx, c => sqlx::query(
+        "UPDATE queues SET address = $2, comment_address = $3, unknown_sender = $4, stranger_reply = $5, mask_sensitive = $6 WHERE id = $1")
+        .bind(q.queue_id).bind(&q.address).bind(&q.comment_address).bind(&q.unknown_sender).bind(&q.stranger_reply)
+        .bind(q.mask_sensitive).execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Keeps a message aside; returns its quarantine id.
+#[allow(clippy::too_many_arguments)]
+pub async fn quarantine(
+    tx: &mut Tx,
+    reason: &str,
+    detail: &str,
+    queue_id: Option<i64>,
+    from_address: &str,
+    subject: &str,
+    raw_sha256: &str,
+    now: i64,
+) -> Result<i64> {
+    let id: i64 = with_conn!(tx, c => sqlx::query_scalar(
+        "INSERT INTO quarantine (reason, detail, queue_id, from_address, subject, raw_sha256, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
+        .bind(reason).bind(detail).bind(queue_id).bind(from_address).bind(subject).bind(raw_sha256).bind(now)
+        .fetch_one(&mut *c).await)?;
+    Ok(id)
+}
+
+/// Marks an address as bouncing (or records one more bounce).
+pub async fn mark_bouncing(tx: &mut Tx, address: &str, detail: &str, now: i64) -> Result<()> {
+    with_conn!(tx, c => sqlx::query(
+        "INSERT INTO mail_bounces (address, since, last_at, detail) VALUES ($1, $2, $2, $3)
+         ON CONFLICT (address) DO UPDATE SET last_at = $2, detail = $3")
+        .bind(address).bind(now).bind(detail).execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Forgets a bounce: the address works again (mail came from it).
+pub async fn clear_bouncing(tx: &mut Tx, address: &str) -> Result<()> {
+    with_conn!(tx, c => sqlx::query("DELETE FROM mail_bounces WHERE address = $1")
+        .bind(address).execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Whether mail to `address` bounces.
+pub async fn is_bouncing(tx: &mut Tx, address: &str) -> Result<bool> {
+    let n: i64 = with_conn!(tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM mail_bounces WHERE address = $1")
+        .bind(address).fetch_one(&mut *c).await)?;
+    Ok(n > 0)
+}
