@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod fields;
+pub mod mail;
 pub mod reference;
 pub mod search;
 pub mod ticket;

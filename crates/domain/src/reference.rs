@@ -63,7 +63,9 @@ impl Reference {
         while let Some(open) = rest.find('[') {
             let after = &rest[open + 1..];
             let Some(close) = after.find(']') else { break };
+            // The innermost tag: `[Fwd: [support#310] …]` (old forwards) holds a tag inside brackets.
             let inner = &after[..close];
+            let inner = &inner[inner.rfind('[').map_or(0, |p| p + 1)..];
             if let Some((prefix, number)) = inner.rsplit_once('#') {
                 let prefix = prefix.trim_end().to_ascii_lowercase();
                 if known.iter().any(|k| k.eq_ignore_ascii_case(&prefix))
@@ -126,6 +128,28 @@ mod tests {
         assert_eq!(Reference::find_in_subject("[other#3] x", &known), None);
         assert_eq!(Reference::find_in_subject("[list] [support#4]", &known), Some(Reference::new("support", 4)));
         assert_eq!(Reference::find_in_subject("[support#", &known), None);
+    }
+
+    #[test]
+    fn finds_tag_behind_any_prefixes_and_among_several_tags() {
+        let known = ["support", "treasury"];
+        let support = Some(Reference::new("support", 310));
+        for subject in [
+            "Re: RE: Fwd: [support#310] Linea giù",
+            "AW: WG: [support#310] Störung",
+            "R: I: R: [Support#310] guasto",
+            "[Fwd: [support#310] Linea giù]",
+            "[ext] [other#5] [support#310] [treasury#7]",
+            "Rif: [support #310]",
+        ] {
+            assert_eq!(Reference::find_in_subject(subject, &known), support, "{subject}");
+        }
+        assert_eq!(
+            Reference::find_in_subject("[treasury#7] [support#310]", &known),
+            Some(Reference::new("treasury", 7))
+        );
+        assert_eq!(Reference::find_in_subject("[support#abc] [support#0] [support#31 0]", &known), None);
+        assert_eq!(Reference::find_in_subject("support#310 without brackets", &known), None);
     }
 
     proptest! {
