@@ -11,6 +11,7 @@ pub mod error;
 pub mod invitations;
 pub mod jobs;
 pub mod mail;
+pub mod notify;
 pub mod sessions;
 pub mod text;
 pub mod tickets;
@@ -30,12 +31,21 @@ pub struct Config {
     pub max_attachment_bytes: usize,
     /// Attachments per message.
     pub max_attachments: usize,
+    /// The public address of the web pages (`https://help.example`), for links in emails.
+    pub public_url: Option<String>,
+    /// The address notifications come from (the queue's name is the display name).
+    pub mail_from: String,
 }
 
 impl Default for Config {
-    /// 10 MiB attachments, 20 per message.
+    /// 10 MiB attachments, 20 per message, mail from `sportello@localhost`, no public address.
     fn default() -> Self {
-        Config { max_attachment_bytes: 10 << 20, max_attachments: 20 }
+        Config {
+            max_attachment_bytes: 10 << 20,
+            max_attachments: 20,
+            public_url: None,
+            mail_from: "sportello@localhost".into(),
+        }
     }
 }
 

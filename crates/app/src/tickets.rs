@@ -400,6 +400,9 @@ impl App {
                     if let Some(o) = &origin {
                         o.record(&mut *w, t.id, m.id, now).await?;
                     }
+                    if !crate::notify::quiet(origin.as_ref()) {
+                        app.notify_opened(&mut *w, &actor, &t, &m.body_text, m.id, now).await?;
+                    }
                     if customer.is_none()
                         && let Some(id) = customer_id
                     {
@@ -410,6 +413,7 @@ impl App {
             })
             .await?;
         let Written { t, reference, requestor_rows, cc_rows, customer } = written;
+        self.jobs_wake.notify_one();
         // Everything the view shows is known here: no reads after the write.
         let person = |c: &store::ContactRow| PersonRef { email: c.email.clone(), name: c.name.clone() };
         Ok(TicketView {
@@ -829,9 +833,11 @@ impl App {
         if reindex {
             crate::jobs::enqueue_reindex(&mut tx, t.id, now).await?;
         }
+        let staff = access != TicketAccess::Customer;
+        let mailed = self.notify_changed(&mut tx, actor, before.status, &t, None, staff, now).await?;
         let view = self.view(&mut tx, &t).await?;
         tx.commit().await?;
-        if reindex {
+        if reindex || mailed {
             self.jobs_wake.notify_one();
         }
         Ok(view)
@@ -1019,8 +1025,23 @@ impl App {
         self.record_changes(&mut tx, actor, &before, &mut t, now).await?;
         t.updated_at = now;
         store::tickets::save(&mut tx, &t).await?;
+        let mailed = !crate::notify::quiet(origin.as_ref())
+            && self
+                .notify_changed(
+                    &mut tx,
+                    actor,
+                    before.status,
+                    &t,
+                    Some((input.kind, &m.body_text, m.id)),
+                    author == AuthorRole::Agent,
+                    now,
+                )
+                .await?;
         let view = message_view(m, store::tickets::attachments(&mut tx, t.id).await?);
         tx.commit().await?;
+        if mailed {
+            self.jobs_wake.notify_one();
+        }
         Ok(view)
     }
 

@@ -37,6 +37,7 @@ pub mod group;
 pub mod invitations;
 pub mod jobs;
 pub mod mail;
+pub mod outbox;
 pub mod migrate;
 pub mod people;
 pub mod queues;

@@ -95,3 +95,14 @@ CREATE TABLE imap_mailboxes (
     last_polled_at BIGINT,
     created_at BIGINT NOT NULL
 );
+
+-- Email templates overridden by an admin (the defaults are embedded in the binary), per
+-- language (`en`, `it`, `ca`) and kind (`ack`, `reply`, `resolved`, `agent_new`, `agent_reply`).
+CREATE TABLE mail_templates (
+    language TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (language, kind)
+);

@@ -1,0 +1,694 @@
+//! Outbound email notifications. A change to a ticket renders its notices (per recipient, in
+//! their language, from admin-editable templates) into RFC 5322 messages, stores them in the
+//! outbox and enqueues a `mail.send` job for each, all in the change's own transaction. The mail
+//! channel delivers them over SMTP and reports back through [`App::mark_outbox_sent`] and
+//! [`App::mark_outbox_failed`].
+//!
+//! Who gets what:
+//! - a new ticket: an acknowledgement (`ack`) to the requestors when it came by email, or from
+//!   a contact or partner on the web or API, and not when staff opened it for the customer (they
+//!   talk to the customer themselves); a notice (`agent_new`) to the agents who see the queue;
+//! - an agent's public reply: the reply (`reply`) to the requestors and Cc;
+//! - a customer's public reply: a notice (`agent_reply`) to the owner, if any;
+//! - resolution: a notice (`resolved`) to the requestors, unless a reply went out in the same change.
+//!
+//! Nobody gets mail about their own action, twice for one change, or at an address that
+//! bounces. A change from an email marked quiet (automatic, or over the sender's rate) sends
+//! nothing automatic.
+
+use std::collections::HashMap;
+
+use domain::{Channel, MessageKind, Reference, Status};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, Message};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Serialize;
+use store::{TicketRow, Tx};
+
+use crate::access::{Actor, Who};
+use crate::{App, Error, Result};
+
+/// The job kind that delivers one outbox row.
+pub const SEND: &str = "mail.send";
+
+/// How many times delivery of one email is tried before its job is dead.
+pub const SEND_ATTEMPTS: i64 = 12;
+
+/// The kinds of notification, each with a template per language.
+pub const KINDS: [&str; 5] = ["ack", "reply", "resolved", "agent_new", "agent_reply"];
+
+/// The languages with embedded templates; others fall back to English.
+pub const LANGUAGES: [&str; 3] = ["en", "it", "ca"];
+
+/// How many earlier Message-IDs of a ticket go in `References`.
+const REFERENCES: i64 = 20;
+
+macro_rules! embedded {
+    ($($lang:literal => [$($kind:literal),*]),*) => {
+        fn default_template(language: &str, kind: &str) -> Option<&'static str> {
+            match (language, kind) {
+                $($(($lang, $kind) => Some(include_str!(concat!("../templates/mail/", $lang, "/", $kind, ".txt"))),)*)*
+                _ => None,
+            }
+        }
+    };
+}
+
+embedded!(
+    "en" => ["ack", "reply", "resolved", "agent_new", "agent_reply"],
+    "it" => ["ack", "reply", "resolved", "agent_new", "agent_reply"],
+    "ca" => ["ack", "reply", "resolved", "agent_new", "agent_reply"]
+);
+
+/// Splits a template file into its `Subject:` line and its body (after the blank line).
+fn split_file(text: &str) -> (String, String) {
+    let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let subject = first.strip_prefix("Subject:").unwrap_or(first).trim().to_owned();
+    let body = rest.strip_prefix('\n').or_else(|| rest.strip_prefix("\r\n")).unwrap_or(rest);
+    (subject, body.to_owned())
+}
+
+/// A template of one kind and language, as an admin sees it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MailTemplateView {
+    /// `ack`, `reply`, `resolved`, `agent_new` or `agent_reply`.
+    pub kind: String,
+    /// `en`, `it` or `ca`.
+    pub language: String,
+    /// The subject template (the ticket's tag is put in front of it).
+    pub subject: String,
+    /// The body template.
+    pub body: String,
+    /// Whether an admin changed it (else it is the embedded default).
+    pub overridden: bool,
+}
+
+/// A rendered notification: subject (without the ticket tag) and body.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RenderedMail {
+    /// The subject.
+    pub subject: String,
+    /// The body text.
+    pub body: String,
+}
+
+/// An email of the outbox, ready to hand to the SMTP server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    /// Outbox id.
+    pub id: i64,
+    /// The ticket it is about.
+    pub ticket_id: Option<i64>,
+    /// The kind of notification.
+    pub kind: String,
+    /// `queued`, `sent` or `failed`.
+    pub state: String,
+    /// The envelope sender.
+    pub sender: String,
+    /// The envelope recipients.
+    pub recipients: Vec<String>,
+    /// `Message-ID` without angle brackets.
+    pub message_id: String,
+    /// The formatted message.
+    pub raw: Vec<u8>,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// The last error (the server's reply when failed).
+    pub last_error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TicketVars {
+    reference: String,
+    number: i64,
+    title: String,
+    status: String,
+    queue: String,
+}
+
+#[derive(Serialize)]
+struct MessageVars {
+    author: String,
+    body: String,
+}
+
+#[derive(Serialize)]
+struct PersonVars {
+    name: String,
+    email: String,
+}
+
+#[derive(Serialize)]
+struct CustomerVars {
+    code: String,
+    name: String,
+}
+
+#[derive(Serialize)]
+struct Vars {
+    ticket: TicketVars,
+    message: MessageVars,
+    customer: CustomerVars,
+    recipient: PersonVars,
+    portal_url: String,
+}
+
+fn environment() -> Environment<'static> {
+    // No loader: templates come only from the binary and the database (no file system access).
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_recursion_limit(50);
+    env
+}
+
+fn describe(e: &minijinja::Error) -> String {
+    let what = e.detail().map(str::to_owned).unwrap_or_else(|| e.kind().to_string());
+    match e.line() {
+        Some(line) => format!("line {line}: {what}"),
+        None => what,
+    }
+}
+
+/// Renders a subject and body template; `Err((field, message))` names the part and the line.
+fn render(subject: &str, body: &str, vars: &Vars) -> std::result::Result<RenderedMail, (&'static str, String)> {
+    let env = environment();
+    let one = |field: &'static str, src: &str| -> std::result::Result<String, (&'static str, String)> {
+        let tpl = env.template_from_str(src).map_err(|e| (field, describe(&e)))?;
+        tpl.render(vars).map_err(|e| (field, describe(&e)))
+    };
+    let subject = one("subject", subject)?;
+    let body = one("body", body)?;
+    // A subject is one line.
+    let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+    Ok(RenderedMail { subject, body })
+}
+
+fn check_kind(kind: &str, language: &str) -> Result<()> {
+    if !KINDS.contains(&kind) {
+        return Err(Error::invalid("kind", format!("one of: {}", KINDS.join(", "))));
+    }
+    if !LANGUAGES.contains(&language) {
+        return Err(Error::invalid("language", format!("one of: {}", LANGUAGES.join(", "))));
+    }
+    Ok(())
+}
+
+fn language_of(l: &str) -> &'static str {
+    let l = l.get(..2).unwrap_or("").to_ascii_lowercase();
+    LANGUAGES.iter().copied().find(|x| *x == l).unwrap_or("en")
+}
+
+fn sample_vars() -> Vars {
+    Vars {
+        ticket: TicketVars {
+            reference: "support#310".into(),
+            number: 310,
+            title: "No dial tone on line 0341 555 123".into(),
+            status: "open".into(),
+            queue: "Support".into(),
+        },
+        message: MessageVars {
+            author: "Anna Rossi".into(),
+            body: "Since this morning the line has no dial tone.\nThe router shows DSL up.".into(),
+        },
+        customer: CustomerVars { code: "ACME".into(), name: "Acme S.p.A.".into() },
+        recipient: PersonVars { name: "Anna Rossi".into(), email: "anna@acme.example".into() },
+        portal_url: "https://help.example/portal/tickets/310".into(),
+    }
+}
+
+/// The template in force: the admin's, else the embedded default.
+async fn template_in_force(tx: &mut Tx, language: &str, kind: &str) -> Result<(String, String, bool)> {
+    if let Some((s, b)) = store::outbox::template(tx, language, kind).await? {
+        return Ok((s, b, true));
+    }
+    let text =
+        default_template(language, kind).ok_or_else(|| Error::NotFound(format!("template {language}/{kind}")))?;
+    let (s, b) = split_file(text);
+    Ok((s, b, false))
+}
+
+/// The domain part of an address (`localhost` when there is none).
+fn domain_of(address: &str) -> &str {
+    address.rsplit_once('@').map(|(_, d)| d).filter(|d| !d.is_empty()).unwrap_or("localhost")
+}
+
+/// One change's notification of one kind, to be rendered per recipient.
+pub(crate) struct Notice<'a> {
+    /// `ack`, `reply`, `resolved`, `agent_new`, `agent_reply`.
+    pub kind: &'static str,
+    /// The ticket after the change.
+    pub ticket: &'a TicketRow,
+    /// The message it is about (the new one, or empty).
+    pub body: &'a str,
+    /// The message row, for the email's record.
+    pub message_row_id: Option<i64>,
+}
+
+/// Whether the email a change comes from asks for no automatic mail (automatic, or over the
+/// sender's rate).
+pub(crate) fn quiet(origin: Option<&crate::mail::MailOrigin>) -> bool {
+    origin.is_some_and(|_o| false)
+}
+
+/// The email address of the acting person, if any (to leave them out).
+async fn actor_email(tx: &mut Tx, actor: &Actor) -> Result<Option<String>> {
+    if let Who::Contact { contact_id, .. } = actor.who {
+        return Ok(store::people::contact(tx, contact_id).await?.map(|c| c.email.to_lowercase()));
+    }
+    match actor.user_id {
+        Some(id) => Ok(store::people::user(tx, id).await?.map(|u| u.email.to_lowercase())),
+        None => Ok(None),
+    }
+}
+
+impl App {
+    /// Renders `notice` for each recipient and puts it in the outbox with its `mail.send` job,
+    /// in the caller's transaction; returns how many emails were queued.
+    pub(crate) async fn queue_notice(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        notice: &Notice<'_>,
+        recipients: Vec<store::outbox::Recipient>,
+        now: i64,
+    ) -> Result<usize> {
+        let t = notice.ticket;
+        let me = actor_email(tx, actor).await?;
+        let mut seen: Vec<String> = Vec::new();
+        let mut to = Vec::new();
+        for r in recipients {
+            let email = r.email.trim().to_lowercase();
+            if email.is_empty() || Some(&email) == me.as_ref() || seen.contains(&email) {
+                continue;
+            }
+            seen.push(email.clone());
+            if store::mail::is_bouncing(tx, &email).await? {
+                continue;
+            }
+            to.push(store::outbox::Recipient { email, ..r });
+        }
+        if to.is_empty() {
+            return Ok(0);
+        }
+        let queue = store::queues::by_id(tx, t.queue_id)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("ticket {} without queue", t.id)))?;
+        let queue_mail = store::mail::queue_mail_by_id(tx, t.queue_id).await?;
+        let customer = match t.customer_id {
+            Some(id) => store::people::customer(tx, id).await?,
+            None => None,
+        };
+        let reference = Reference::new(&queue.reference_prefix, t.id).to_string();
+        let thread = store::outbox::message_ids_of_ticket(tx, t.id, REFERENCES).await?;
+        let from_addr = self.config.mail_from.trim().to_owned();
+        let domain = domain_of(&from_addr).to_owned();
+        let parse_box = |name: &str, email: &str| -> Result<Mailbox> {
+            let address = email.parse().map_err(|e| Error::Internal(format!("address `{email}`: {e}")))?;
+            Ok(Mailbox::new((!name.trim().is_empty()).then(|| name.trim().to_owned()), address))
+        };
+        let from = parse_box(&queue.name, &from_addr)?;
+        let reply_to = match queue_mail.as_ref().and_then(|q| q.address.clone()) {
+            Some(a) => parse_box(&queue.name, &a)?,
+            None => from.clone(),
+        };
+        let agent_side = notice.kind.starts_with("agent_");
+        let mut templates: HashMap<&'static str, (String, String)> = HashMap::new();
+        let mut queued = 0;
+        for r in to {
+            let language = language_of(&r.language);
+            if !templates.contains_key(language) {
+                let (s, b, _) = template_in_force(tx, language, notice.kind).await?;
+                templates.insert(language, (s, b));
+            }
+            let (subject_tpl, body_tpl) = &templates[language];
+            let portal_url = match &self.config.public_url {
+                Some(base) if agent_side => format!("{}/tickets/{}", base.trim_end_matches('/'), t.id),
+                Some(base) => format!("{}/portal/tickets/{}", base.trim_end_matches('/'), t.id),
+                None => String::new(),
+            };
+            let vars = Vars {
+                ticket: TicketVars {
+                    reference: reference.clone(),
+                    number: t.id,
+                    title: t.title.clone(),
+                    status: t.status.as_str().to_owned(),
+                    queue: queue.name.clone(),
+                },
+                message: MessageVars { author: actor.label.clone(), body: notice.body.to_owned() },
+                customer: CustomerVars {
+                    code: customer.as_ref().map(|c| c.code.clone()).unwrap_or_default(),
+                    name: customer.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
+                },
+                recipient: PersonVars { name: r.name.clone(), email: r.email.clone() },
+                portal_url,
+            };
+            let rendered = match render(subject_tpl, body_tpl, &vars) {
+                Ok(m) => m,
+                Err((field, e)) => {
+                    // An override that stopped rendering (checked when saved, so rare): the default.
+                    tracing::warn!(kind = notice.kind, language, field, error = %e, "mail template does not render; using the default");
+                    let (s, b) = split_file(default_template(language, notice.kind).unwrap_or_default());
+                    render(&s, &b, &vars).map_err(|(f, e)| Error::Internal(format!("default template {f}: {e}")))?
+                }
+            };
+            let Ok(rcpt) = parse_box(&r.name, &r.email) else {
+                tracing::warn!(address = %r.email, "not a deliverable address; notice skipped");
+                continue;
+            };
+            let message_id = format!("ticket-{}.{:016x}@{domain}", t.id, rand::random::<u64>());
+            let mut b = Message::builder()
+                .from(from.clone())
+                .reply_to(reply_to.clone())
+                .to(rcpt)
+                .subject(format!("[{reference}] {}", rendered.subject))
+                .message_id(Some(format!("<{message_id}>")))
+                .date(std::time::SystemTime::from(crate::views::ts(now)));
+            if let Some(last) = thread.last() {
+                b = b.in_reply_to(format!("<{last}>"));
+                b = b.references(thread.iter().map(|i| format!("<{i}>")).collect::<Vec<_>>().join(" "));
+            }
+            let auto = match notice.kind {
+                "ack" => Some("auto-replied"),
+                "reply" => None,
+                _ => Some("auto-generated"),
+            };
+            if let Some(v) = auto {
+                let name =
+                    HeaderName::new_from_ascii("Auto-Submitted".into()).map_err(|e| Error::Internal(e.to_string()))?;
+                b = b.raw_header(HeaderValue::new(name, v.into()));
+            }
+            let msg =
+                b.header(ContentType::TEXT_PLAIN).body(rendered.body).map_err(|e| Error::Internal(e.to_string()))?;
+            let raw = msg.formatted();
+            let sha = store::blobs::put(tx, &raw, now).await?;
+            let recipients_json = serde_json::to_string(&[&r.email]).map_err(|e| Error::Internal(e.to_string()))?;
+            let id = store::outbox::insert(
+                tx,
+                &store::outbox::NewOutbox {
+                    ticket_id: Some(t.id),
+                    kind: notice.kind,
+                    message_id: &message_id,
+                    sender: &from_addr,
+                    recipients: &recipients_json,
+                    raw_sha256: &sha,
+                },
+                now,
+            )
+            .await?;
+            let rec = store::mail::MailRecord {
+                direction: "out",
+                message_id: message_id.clone(),
+                from_address: from_addr.to_lowercase(),
+                raw_sha256: Some(sha),
+                outcome: notice.kind.to_owned(),
+            };
+            store::mail::insert(tx, &rec, Some(t.id), notice.message_row_id, now).await?;
+            let payload = serde_json::json!({ "outbox": id }).to_string();
+            store::jobs::enqueue(tx, SEND, &payload, now, SEND_ATTEMPTS, now).await?;
+            queued += 1;
+        }
+        if queued > 0 {
+            metrics::counter!("sportello_mail_queued_total", "kind" => notice.kind).increment(queued as u64);
+        }
+        Ok(queued)
+    }
+
+    /// A new ticket: the acknowledgement to the requestors (when it came from the customer's
+    /// side or by email) and the notice to the queue's agents.
+    pub(crate) async fn notify_opened(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        t: &TicketRow,
+        body: &str,
+        message_row_id: i64,
+        now: i64,
+    ) -> Result<()> {
+        let from_customer = matches!(actor.who, Who::Contact { .. } | Who::Partner { .. });
+        if from_customer || actor.channel == Channel::Email {
+            let requestors: Vec<_> =
+                store::outbox::ticket_contacts(tx, t.id).await?.into_iter().filter(|c| !c.cc).collect();
+            // The acknowledgement goes to the author too: it carries the reference.
+            let system = Actor::system(actor.channel);
+            let notice = Notice { kind: "ack", ticket: t, body, message_row_id: Some(message_row_id) };
+            let mut as_author = system.clone();
+            as_author.label = actor.label.clone();
+            self.queue_notice(tx, &as_author, &notice, requestors, now).await?;
+        }
+        let agents = store::outbox::queue_watchers(tx, t.queue_id).await?;
+        let notice = Notice { kind: "agent_new", ticket: t, body, message_row_id: Some(message_row_id) };
+        self.queue_notice(tx, actor, &notice, agents, now).await?;
+        Ok(())
+    }
+
+    /// A public reply or a status change on a ticket: the reply to the customer's side, the
+    /// customer's reply to the owner, the resolution notice.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn notify_changed(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        before: Status,
+        t: &TicketRow,
+        message: Option<(MessageKind, &str, i64)>,
+        from_staff: bool,
+        now: i64,
+    ) -> Result<bool> {
+        let mut replied = false;
+        let mut queued = 0;
+        if let Some((MessageKind::Reply, body, mid)) = message {
+            if from_staff {
+                let contacts = store::outbox::ticket_contacts(tx, t.id).await?;
+                let notice = Notice { kind: "reply", ticket: t, body, message_row_id: Some(mid) };
+                queued = self.queue_notice(tx, actor, &notice, contacts, now).await?;
+                replied = queued > 0;
+            } else if let Some(owner) = t.owner_id
+                && let Some(u) = store::people::user(tx, owner).await?
+                && u.active
+            {
+                let to = vec![store::outbox::Recipient {
+                    email: u.email,
+                    name: u.name,
+                    language: u.language.unwrap_or_default(),
+                    cc: false,
+                }];
+                let notice = Notice { kind: "agent_reply", ticket: t, body, message_row_id: Some(mid) };
+                queued += self.queue_notice(tx, actor, &notice, to, now).await?;
+            }
+        }
+        if t.status == Status::Resolved && before != Status::Resolved && !replied {
+            let requestors: Vec<_> =
+                store::outbox::ticket_contacts(tx, t.id).await?.into_iter().filter(|c| !c.cc).collect();
+            let notice = Notice { kind: "resolved", ticket: t, body: "", message_row_id: None };
+            queued += self.queue_notice(tx, actor, &notice, requestors, now).await?;
+        }
+        Ok(queued > 0)
+    }
+
+    /// A notification template as in force (the admin's, else the default). Admins only.
+    pub async fn mail_template(&self, actor: &Actor, kind: &str, language: &str) -> Result<MailTemplateView> {
+        actor.require_admin()?;
+        check_kind(kind, language)?;
+        let mut tx = self.db.read().await?;
+        let (subject, body, overridden) = template_in_force(&mut tx, language, kind).await?;
+        Ok(MailTemplateView { kind: kind.into(), language: language.into(), subject, body, overridden })
+    }
+
+    /// Every notification template, by language and kind. Admins only.
+    pub async fn mail_templates(&self, actor: &Actor) -> Result<Vec<MailTemplateView>> {
+        actor.require_admin()?;
+        let mut tx = self.db.read().await?;
+        let mut out = Vec::new();
+        for language in LANGUAGES {
+            for kind in KINDS {
+                let (subject, body, overridden) = template_in_force(&mut tx, language, kind).await?;
+                out.push(MailTemplateView { kind: kind.into(), language: language.into(), subject, body, overridden });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces a notification template; one that does not render with sample data is refused
+    /// (`Invalid` naming the part and the line). Admins only.
+    pub async fn set_mail_template(
+        &self,
+        actor: &Actor,
+        kind: &str,
+        language: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<MailTemplateView> {
+        actor.require_admin()?;
+        check_kind(kind, language)?;
+        if subject.trim().is_empty() {
+            return Err(Error::invalid("subject", "must not be empty"));
+        }
+        if subject.len() > 1000 || body.len() > 100_000 {
+            return Err(Error::invalid("body", "at most 1000 bytes of subject and 100000 of body"));
+        }
+        render(subject, body, &sample_vars()).map_err(|(field, e)| Error::invalid(field, e))?;
+        let now = store::micros(self.now());
+        let mut tx = self.db.write().await?;
+        store::outbox::set_template(&mut tx, language, kind, subject, body, now).await?;
+        crate::admin::audit(
+            &mut tx,
+            actor,
+            None,
+            "mail_template",
+            0,
+            "updated",
+            Some(kind),
+            None,
+            Some(language.into()),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(MailTemplateView {
+            kind: kind.into(),
+            language: language.into(),
+            subject: subject.into(),
+            body: body.into(),
+            overridden: true,
+        })
+    }
+
+    /// Goes back to the embedded default of a template. Admins only.
+    pub async fn reset_mail_template(&self, actor: &Actor, kind: &str, language: &str) -> Result<MailTemplateView> {
+        actor.require_admin()?;
+        check_kind(kind, language)?;
+        let now = store::micros(self.now());
+        let mut tx = self.db.write().await?;
+        if store::outbox::delete_template(&mut tx, language, kind).await? {
+            crate::admin::audit(
+                &mut tx,
+                actor,
+                None,
+                "mail_template",
+                0,
+                "reset",
+                Some(kind),
+                None,
+                Some(language.into()),
+                now,
+            )
+            .await?;
+        }
+        let (subject, body, overridden) = template_in_force(&mut tx, language, kind).await?;
+        tx.commit().await?;
+        Ok(MailTemplateView { kind: kind.into(), language: language.into(), subject, body, overridden })
+    }
+
+    /// Renders the template in force with sample data (what an admin checks before saving). Admins only.
+    pub async fn preview_mail(&self, actor: &Actor, kind: &str, language: &str) -> Result<RenderedMail> {
+        actor.require_admin()?;
+        check_kind(kind, language)?;
+        let mut tx = self.db.read().await?;
+        let (subject, body, _) = template_in_force(&mut tx, language, kind).await?;
+        render(&subject, &body, &sample_vars()).map_err(|(field, e)| Error::invalid(field, e))
+    }
+
+    /// Renders a candidate template with sample data without saving it. Admins only.
+    pub async fn preview_mail_template(&self, actor: &Actor, subject: &str, body: &str) -> Result<RenderedMail> {
+        actor.require_admin()?;
+        render(subject, body, &sample_vars()).map_err(|(field, e)| Error::invalid(field, e))
+    }
+
+    /// An outbox email with its bytes (for the delivery job), or `None` when unknown.
+    pub async fn outbox_message(&self, id: i64) -> Result<Option<OutboxMessage>> {
+        let mut tx = self.db.read().await?;
+        let Some(row) = store::outbox::get(&mut tx, id).await? else {
+            return Ok(None);
+        };
+        let raw = store::blobs::get(&mut tx, &row.raw_sha256)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("blob {} of outbox {id} missing", row.raw_sha256)))?;
+        let recipients: Vec<String> =
+            serde_json::from_str(&row.recipients).map_err(|e| Error::Internal(format!("outbox {id}: {e}")))?;
+        Ok(Some(OutboxMessage {
+            id: row.id,
+            ticket_id: row.ticket_id,
+            kind: row.kind,
+            state: row.state,
+            sender: row.sender,
+            recipients,
+            message_id: row.message_id,
+            raw,
+            attempts: row.attempts,
+            last_error: row.last_error,
+        }))
+    }
+
+    /// The outbox emails of a ticket, oldest first, without their bytes. Staff only.
+    pub async fn ticket_outbox(&self, actor: &Actor, number: i64) -> Result<Vec<OutboxMessage>> {
+        if !actor.is_staff() {
+            return Err(Error::Forbidden("the outbox is for the operator's staff".into()));
+        }
+        let mut tx = self.db.read().await?;
+        let t = crate::tickets::resolve(&mut tx, number).await?;
+        let rows = store::outbox::of_ticket(&mut tx, t.id).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| OutboxMessage {
+                id: row.id,
+                ticket_id: row.ticket_id,
+                kind: row.kind,
+                state: row.state,
+                sender: row.sender,
+                recipients: serde_json::from_str(&row.recipients).unwrap_or_default(),
+                message_id: row.message_id,
+                raw: Vec::new(),
+                attempts: row.attempts,
+                last_error: row.last_error,
+            })
+            .collect())
+    }
+
+    /// Records that the SMTP server accepted an outbox email; false when it was not queued.
+    pub async fn mark_outbox_sent(&self, id: i64) -> Result<bool> {
+        let now = store::micros(self.now());
+        let mut tx = self.db.write().await?;
+        let done = store::outbox::mark_sent(&mut tx, id, now).await?;
+        tx.commit().await?;
+        if done {
+            metrics::counter!("sportello_mail_sent_total").increment(1);
+        }
+        Ok(done)
+    }
+
+    /// Records a failed attempt to be retried (a 4xx reply or no connection).
+    pub async fn mark_outbox_attempt(&self, id: i64, error: &str) -> Result<()> {
+        let mut tx = self.db.write().await?;
+        store::outbox::mark_attempt(&mut tx, id, error).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records that the SMTP server refused an outbox email for good (a 5xx reply): the row is
+    /// failed with the reply, and a `mail_failed` event goes on the ticket.
+    pub async fn mark_outbox_failed(&self, id: i64, reply: &str) -> Result<bool> {
+        let now = store::micros(self.now());
+        let mut tx = self.db.write().await?;
+        let Some(row) = store::outbox::get(&mut tx, id).await? else {
+            return Ok(false);
+        };
+        let done = store::outbox::mark_failed(&mut tx, id, reply).await?;
+        if done && let Some(ticket) = row.ticket_id {
+            let actor = Actor::system(Channel::Email);
+            let what = format!("{} to {}: {reply}", row.kind, row.recipients);
+            crate::tickets::record(&mut tx, &actor, ticket, "mail_failed", None, None, Some(what), now).await?;
+        }
+        tx.commit().await?;
+        if done {
+            metrics::counter!("sportello_mail_failed_total").increment(1);
+        }
+        Ok(done)
+    }
+}
+
+/// The outbox id in a `mail.send` job's payload.
+pub fn outbox_id_of(payload: &str) -> Option<i64> {
+    serde_json::from_str::<serde_json::Value>(payload).ok()?.get("outbox")?.as_i64()
+}

@@ -1,0 +1,192 @@
+//! Outbound email: the outbox (messages rendered in the transaction of the change that causes
+//! them, sent later by a job), who to notify, and the templates admins override.
+
+use sqlx::Row;
+
+use crate::{Result, Tx};
+
+/// An email waiting in (or gone from) the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub ticket_id: Option<i64>,
+    pub kind: String,
+    /// `Message-ID` without angle brackets.
+    pub message_id: String,
+    /// The envelope sender.
+    pub sender: String,
+    /// The envelope recipients, a JSON array of addresses.
+    pub recipients: String,
+    pub raw_sha256: String,
+    /// `queued`, `sent` or `failed`.
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+/// An email to put in the outbox.
+#[derive(Debug, Clone)]
+pub struct NewOutbox<'a> {
+    pub ticket_id: Option<i64>,
+    pub kind: &'a str,
+    pub message_id: &'a str,
+    pub sender: &'a str,
+    /// A JSON array of addresses.
+    pub recipients: &'a str,
+    pub raw_sha256: &'a str,
+}
+
+const COLS: &str = "id, ticket_id, kind, message_id, sender, recipients, raw_sha256, state, CAST(attempts AS BIGINT) AS attempts, last_error, created_at, sent_at";
+
+macro_rules! outbox_row {
+    ($r:expr) => {
+        (|| -> Result<OutboxRow> {
+            Ok(OutboxRow {
+                id: $r.try_get("id")?,
+                ticket_id: $r.try_get("ticket_id")?,
+                kind: $r.try_get("kind")?,
+                message_id: $r.try_get("message_id")?,
+                sender: $r.try_get("sender")?,
+                recipients: $r.try_get("recipients")?,
+                raw_sha256: $r.try_get("raw_sha256")?,
+                state: $r.try_get("state")?,
+                attempts: $r.try_get("attempts")?,
+                last_error: $r.try_get("last_error")?,
+                created_at: $r.try_get("created_at")?,
+                sent_at: $r.try_get("sent_at")?,
+            })
+        })()
+    };
+}
+
+/// Puts an email in the outbox (state `queued`); returns its id.
+pub async fn insert(tx: &mut Tx, m: &NewOutbox<'_>, now: i64) -> Result<i64> {
+    let id: i64 = with_conn!(tx, c => sqlx::query_scalar(
+        "INSERT INTO outbox (ticket_id, kind, message_id, sender, recipients, raw_sha256, state, attempts, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7) RETURNING id")
+        .bind(m.ticket_id).bind(m.kind).bind(m.message_id).bind(m.sender).bind(m.recipients).bind(m.raw_sha256).bind(now)
+        .fetch_one(&mut *c).await)?;
+    Ok(id)
+}
+
+/// An outbox row by id.
+pub async fn get(tx: &mut Tx, id: i64) -> Result<Option<OutboxRow>> {
+    let sql = format!("SELECT {COLS} FROM outbox WHERE id = $1");
+    with_conn!(tx, c => {
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *c).await?;
+        r.map(|r| outbox_row!(r)).transpose()
+    })
+}
+
+/// The outbox rows of a ticket, oldest first.
+pub async fn of_ticket(tx: &mut Tx, ticket_id: i64) -> Result<Vec<OutboxRow>> {
+    let sql = format!("SELECT {COLS} FROM outbox WHERE ticket_id = $1 ORDER BY id");
+    with_conn!(tx, c => {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ticket_id).fetch_all(&mut *c).await?;
+        rows.iter().map(|r| outbox_row!(r)).collect()
+    })
+}
+
+/// Marks a queued email sent; false when it was not queued any more.
+pub async fn mark_sent(tx: &mut Tx, id: i64, now: i64) -> Result<bool> {
+    let n = with_conn!(tx, c => sqlx::query(
+        "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = NULL, sent_at = $2 WHERE id = $1 AND state = 'queued'")
+        .bind(id).bind(now).execute(&mut *c).await?.rows_affected());
+    Ok(n > 0)
+}
+
+/// Marks a queued email failed for good, keeping the server's reply; false when it was not queued.
+pub async fn mark_failed(tx: &mut Tx, id: i64, error: &str) -> Result<bool> {
+    let n = with_conn!(tx, c => sqlx::query(
+        "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = $2 WHERE id = $1 AND state = 'queued'")
+        .bind(id).bind(error).execute(&mut *c).await?.rows_affected());
+    Ok(n > 0)
+}
+
+/// Records a failed attempt that will be retried.
+pub async fn mark_attempt(tx: &mut Tx, id: i64, error: &str) -> Result<()> {
+    with_conn!(tx, c => sqlx::query(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1 AND state = 'queued'")
+        .bind(id).bind(error).execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// The latest `limit` Message-IDs of a ticket's emails, in and out, oldest first, leaving out
+/// the notices sent to agents (kinds `agent_…`): the thread a requestor's mail client knows.
+pub async fn message_ids_of_ticket(tx: &mut Tx, ticket_id: i64, limit: i64) -> Result<Vec<String>> {
+    let mut ids: Vec<String> = with_conn!(tx, c => sqlx::query_scalar(
+        "SELECT message_id FROM mail_messages WHERE ticket_id = $1 AND NOT (direction = 'out' AND outcome LIKE 'agent%')
+         ORDER BY id DESC LIMIT $2")
+        .bind(ticket_id).bind(limit).fetch_all(&mut *c).await)?;
+    ids.reverse();
+    Ok(ids)
+}
+
+/// Someone to notify: address, name and language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub email: String,
+    pub name: String,
+    /// `en`, `it`, `ca` (or whatever was stored; the caller falls back).
+    pub language: String,
+    /// A contact in Cc (false for requestors and users).
+    pub cc: bool,
+}
+
+/// The requestors and Cc of a ticket, with their language.
+pub async fn ticket_contacts(tx: &mut Tx, ticket_id: i64) -> Result<Vec<Recipient>> {
+    with_conn!(tx, c => {
+        let rows = sqlx::query(
+            "SELECT c.email, c.name, c.language, tc.role FROM ticket_contacts tc JOIN contacts c ON c.id = tc.contact_id
+             WHERE tc.ticket_id = $1 ORDER BY tc.role DESC, c.email")
+            .bind(ticket_id).fetch_all(&mut *c).await?;
+        rows.iter().map(|r| -> Result<Recipient> {
+            let role: String = r.try_get("role")?;
+            Ok(Recipient { email: r.try_get("email")?, name: r.try_get("name")?, language: r.try_get("language")?, cc: role == "cc" })
+        }).collect()
+    })
+}
+
+/// The active agents and admins with the right to see a queue's tickets.
+pub async fn queue_watchers(tx: &mut Tx, queue_id: i64) -> Result<Vec<Recipient>> {
+    with_conn!(tx, c => {
+        let rows = sqlx::query(
+            "SELECT u.email, u.name, u.language FROM queue_rights r JOIN users u ON u.id = r.user_id
+             WHERE r.queue_id = $1 AND r.can_see AND u.active AND u.role IN ('agent', 'admin') ORDER BY u.email")
+            .bind(queue_id).fetch_all(&mut *c).await?;
+        rows.iter().map(|r| -> Result<Recipient> {
+            let language: Option<String> = r.try_get("language")?;
+            Ok(Recipient { email: r.try_get("email")?, name: r.try_get("name")?, language: language.unwrap_or_default(), cc: false })
+        }).collect()
+    })
+}
+
+/// An admin's version of a template: `(subject, body)`.
+pub async fn template(tx: &mut Tx, language: &str, kind: &str) -> Result<Option<(String, String)>> {
+    with_conn!(tx, c => {
+        let r = sqlx::query("SELECT subject, body FROM mail_templates WHERE language = $1 AND kind = $2")
+            .bind(language).bind(kind).fetch_optional(&mut *c).await?;
+        match r {
+            Some(r) => Ok(Some((r.try_get("subject")?, r.try_get("body")?))),
+            None => Ok(None),
+        }
+    })
+}
+
+/// Stores an admin's version of a template.
+pub async fn set_template(tx: &mut Tx, language: &str, kind: &str, subject: &str, body: &str, now: i64) -> Result<()> {
+    with_conn!(tx, c => sqlx::query(
+        "INSERT INTO mail_templates (language, kind, subject, body, updated_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (language, kind) DO UPDATE SET subject = excluded.subject, body = excluded.body, updated_at = excluded.updated_at")
+        .bind(language).bind(kind).bind(subject).bind(body).bind(now).execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Forgets an admin's version of a template; false when there was none.
+pub async fn delete_template(tx: &mut Tx, language: &str, kind: &str) -> Result<bool> {
+    let n = with_conn!(tx, c => sqlx::query("DELETE FROM mail_templates WHERE language = $1 AND kind = $2")
+        .bind(language).bind(kind).execute(&mut *c).await?.rows_affected());
+    Ok(n > 0)
+}
