@@ -1,1 +1,3 @@
 //! The email channel.
+
+pub mod send;

@@ -56,6 +56,13 @@ pub struct ServeArgs {
     /// Database connections in the pool.
     #[arg(long, env = "SPORTELLO_DB_CONNECTIONS", default_value_t = 16)]
     pub db_connections: u32,
+    /// Deliver notification email through this SMTP server: `smtp://host:25`,
+    /// `smtp://host:587?tls=required` (STARTTLS), `smtps://user:pass@host:465`.
+    #[arg(long, env = "SPORTELLO_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// The address notification email comes from.
+    #[arg(long, env = "SPORTELLO_MAIL_FROM", default_value = "sportello@localhost")]
+    pub mail_from: String,
 }
 
 /// Roles a user can be created with from the command line.

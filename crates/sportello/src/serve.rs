@@ -7,7 +7,15 @@ use crate::cli::ServeArgs;
 
 /// Runs the server until a termination signal, then drains requests and workers.
 pub async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
-    let app = crate::cli::open(database_url, args.db_connections).await?;
+    let mut app = crate::cli::open(database_url, args.db_connections).await?;
+    let config = std::sync::Arc::make_mut(&mut app.config);
+    config.public_url = args.public_url.as_deref().map(|u| u.trim_end_matches('/').to_owned());
+    config.mail_from = args.mail_from.clone();
+    let mut handlers = app::jobs::Handlers::builtin();
+    match &args.smtp_url {
+        Some(url) => handlers = mail::send::Sender::from_url(url).map_err(anyhow::Error::msg)?.register(handlers),
+        None => tracing::warn!("no --smtp-url: notification email is queued in the outbox but not sent"),
+    }
     if args.demo && crate::demo::is_empty(&app).await? {
         let logins = crate::demo::seed(&app).await?;
         println!("{logins}");
@@ -26,7 +34,8 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
     for i in 0..args.workers {
         let cfg = app::jobs::WorkerConfig { node: format!("{node}/{i}"), ..Default::default() };
         let (app, stop) = (app.clone(), stop_rx.clone());
-        workers.push(tokio::spawn(async move { app.run_worker(app::jobs::Handlers::builtin(), cfg, stop).await }));
+        let handlers = handlers.clone();
+        workers.push(tokio::spawn(async move { app.run_worker(handlers, cfg, stop).await }));
     }
     let pages = web::pages::PagesConfig {
         secure_cookies: args.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
