@@ -1,3 +1,4 @@
 //! The email channel.
 
+pub mod parse;
 pub mod send;
