@@ -8,6 +8,7 @@ pub mod admin;
 pub mod auth;
 pub mod console;
 pub mod error;
+pub mod ingest;
 pub mod invitations;
 pub mod jobs;
 pub mod mail;

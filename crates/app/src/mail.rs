@@ -108,10 +108,14 @@ pub struct MailOrigin {
     pub raw: Vec<u8>,
     /// What it became: `new_ticket`, `reply` or `comment`.
     pub outcome: &'static str,
+    /// An automatic message, or a sender over the hourly limit: recorded, but it triggers no
+    /// automatic mail.
+    pub quiet: bool,
 }
 
 impl MailOrigin {
-    /// Stores the raw message and the record of this email beside ticket `ticket_id`, message `message_row_id`.
+    /// Stores the raw message (unless it was emptied, e.g. because sensitive data was masked
+    /// out of its text) and the record of this email beside ticket `ticket_id`, message `message_row_id`.
     pub(crate) async fn record(
         &self,
         tx: &mut store::Tx,
@@ -119,12 +123,12 @@ impl MailOrigin {
         message_row_id: i64,
         now: i64,
     ) -> crate::Result<()> {
-        let sha = store::blobs::put(tx, &self.raw, now).await?;
+        let sha = if self.raw.is_empty() { None } else { Some(store::blobs::put(tx, &self.raw, now).await?) };
         let rec = store::mail::MailRecord {
             direction: "in",
             message_id: self.message_id.clone(),
             from_address: self.from.clone(),
-            raw_sha256: Some(sha),
+            raw_sha256: sha,
             outcome: self.outcome.to_owned(),
         };
         store::mail::insert(tx, &rec, Some(ticket_id), Some(message_row_id), now).await?;

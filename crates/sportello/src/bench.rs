@@ -609,14 +609,19 @@ pub async fn run(database_url: &str, args: BenchArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut child = Command::new(exe)
         .args(["--database-url", database_url, "serve", "--listen", "127.0.0.1:0", "--workers", "1"])
+        .args(["--lmtp-listen", "127.0.0.1:0"])
         .env("SPORTELLO_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()?;
     let stdout = child.stdout.take().context("no stdout")?;
     let server = Server(child);
     let mut lines = BufReader::new(stdout).lines();
+    let mut lmtp_addr = String::new();
     let addr = loop {
         let line = lines.next().context("the server exited")??;
+        if let Some(a) = line.strip_prefix("sportello: LMTP on ") {
+            lmtp_addr = a.to_string();
+        }
         if let Some(a) = line.strip_prefix("sportello: listening on http://") {
             break a.to_string();
         }
@@ -641,8 +646,8 @@ pub async fn run(database_url: &str, args: BenchArgs) -> anyhow::Result<()> {
     };
 
     let results = tokio::task::spawn_blocking({
-        let (addr, token, corpus, args, session) =
-            (addr.clone(), token.clone(), corpus.clone(), args.clone(), session.clone());
+        let (addr, token, corpus, args, session, lmtp_addr) =
+            (addr.clone(), token.clone(), corpus.clone(), args.clone(), session.clone(), lmtp_addr.clone());
         move || -> anyhow::Result<Vec<(String, String)>> {
             let mut out = Vec::new();
             let mut rng = StdRng::seed_from_u64(42);
@@ -743,6 +748,7 @@ pub async fn run(database_url: &str, args: BenchArgs) -> anyhow::Result<()> {
                 ),
             ));
             out.extend(pages_phase(&addr, &session, long_thread, args.reads)?);
+            out.extend(lmtp_phase(&lmtp_addr, &corpus, long_thread)?);
             Ok(out)
         }
     })
@@ -791,6 +797,8 @@ async fn pages_setup(app: &App, corpus: &Corpus) -> anyhow::Result<(String, i64)
         Err(e) => return Err(e.into()),
     }
     let session = app.login(PAGES_AGENT, password, "127.0.0.1", None).await?.token;
+    let mail = app::ingest::QueueMailInput { address: Some(BENCH_QUEUE_ADDRESS.into()), ..Default::default() };
+    app.set_queue_mail(&sys, "support", mail).await?;
     let agent = app.user_actor_by_email(PAGES_AGENT, Channel::Web).await?;
     let mut rng = StdRng::seed_from_u64(100);
     let ticket = app
@@ -859,6 +867,104 @@ fn pages_phase(addr: &str, session: &str, ticket: i64, reads: usize) -> anyhow::
     out.push((
         "queue page weight, HTML + CSS + JS".into(),
         format!("{:.1} KB uncompressed, {:.1} KB gzip on the wire", plain as f64 / 1024.0, wire as f64 / 1024.0),
+    ));
+    Ok(out)
+}
+
+/// The address of the `support` queue in the mail phase.
+const BENCH_QUEUE_ADDRESS: &str = "support@bench.sportello.invalid";
+
+/// One LMTP connection of the mail phase.
+struct Lmtp {
+    stream: BufReader<TcpStream>,
+}
+
+impl Lmtp {
+    fn connect(addr: &str) -> anyhow::Result<Lmtp> {
+        let s = TcpStream::connect(addr)?;
+        s.set_nodelay(true)?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut l = Lmtp { stream: BufReader::new(s) };
+        l.reply()?;
+        l.stream.get_mut().write_all(b"LHLO bench\r\n")?;
+        l.reply()?;
+        Ok(l)
+    }
+
+    /// Reads one reply (its last line).
+    fn reply(&mut self) -> anyhow::Result<String> {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self.stream.read_line(&mut line)? == 0 {
+                bail!("the LMTP server closed the connection");
+            }
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return Ok(line);
+            }
+        }
+    }
+
+    /// Delivers one message to one recipient; fails unless it is acknowledged with 250.
+    fn deliver(&mut self, message: &str) -> anyhow::Result<()> {
+        let data = message.replace("\r\n.", "\r\n..");
+        let text =
+            format!("MAIL FROM:<bench@cliente.invalid>\r\nRCPT TO:<{BENCH_QUEUE_ADDRESS}>\r\nDATA\r\n{data}\r\n.\r\n");
+        self.stream.get_mut().write_all(text.as_bytes())?;
+        for step in ["MAIL", "RCPT", "DATA", "message"] {
+            let r = self.reply()?;
+            let ok = if step == "DATA" { r.starts_with("354") } else { r.starts_with("250") };
+            if !ok {
+                bail!("LMTP {step} answered {}", r.trim());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A message of the mail phase: 70% new tickets from customers, 30% replies on `reply_to`.
+fn bench_mail(i: usize, run: u64, corpus: &Corpus, rng: &mut StdRng, reply_to: i64) -> String {
+    let (subject, extra) = if i % 10 < 3 {
+        (format!("Re: [support#{reply_to}] {}", corpus.title(rng)), String::new())
+    } else {
+        (corpus.title(rng), String::new())
+    };
+    format!(
+        "From: Cliente {i} <cliente{}@bench.invalid>\r\nTo: {BENCH_QUEUE_ADDRESS}\r\nSubject: {subject}\r\nMessage-ID: <bench-{run}-{i}@bench.invalid>\r\n{extra}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+        i % 200,
+        corpus.body(rng)
+    )
+}
+
+/// The mail phase: 1,000 messages over 4 concurrent LMTP connections (throughput), then 1,000
+/// over one (latency per message, each acknowledged only once committed).
+fn lmtp_phase(addr: &str, corpus: &Arc<Corpus>, reply_to: i64) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let started = Instant::now();
+    let mut threads = Vec::new();
+    for t in 0..4usize {
+        let (addr, corpus) = (addr.to_owned(), corpus.clone());
+        threads.push(std::thread::spawn(move || -> anyhow::Result<()> {
+            let mut rng = StdRng::seed_from_u64(1000 + t as u64);
+            let mut c = Lmtp::connect(&addr)?;
+            for k in 0..250 {
+                c.deliver(&bench_mail(t * 250 + k, run, &corpus, &mut rng, reply_to))?;
+            }
+            Ok(())
+        }));
+    }
+    for t in threads {
+        t.join().map_err(|_| anyhow::anyhow!("an LMTP client panicked"))??;
+    }
+    let rate = 1000.0 / started.elapsed().as_secs_f64();
+    out.push(("LMTP ingestion, 4 connections (70% new, 30% replies)".into(), format!("{rate:.0} messages/s")));
+    let mut c = Lmtp::connect(addr)?;
+    let mut rng = StdRng::seed_from_u64(2000);
+    let seq = timed(|i| c.deliver(&bench_mail(10_000 + i, run, corpus, &mut rng, reply_to)), 1000)?;
+    out.push((
+        "LMTP ingestion, sequential, per message".into(),
+        format!("p50 {:.2} ms, p99 {:.2} ms", percentile(&seq, 0.5), percentile(&seq, 0.99)),
     ));
     Ok(out)
 }

@@ -33,6 +33,36 @@ pub enum Command {
     Demo,
     /// Measure performance on a large seeded database and print the figures.
     Bench(crate::bench::BenchArgs),
+    /// Email: take in a message.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+/// Email commands.
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Read one message on standard input and ingest it (for Postfix's `pipe` or an alias).
+    /// Exit status: 0 taken, 75 temporary failure (try again), 65 malformed (kept in the quarantine).
+    Ingest {
+        /// The queue (slug) the message is for.
+        #[arg(long)]
+        queue: String,
+        /// `correspond` (new tickets and replies) or `comment` (internal comments).
+        #[arg(long, value_enum, default_value = "correspond")]
+        action: MailActionArg,
+        /// The largest message accepted, in bytes (larger ones are refused with status 65).
+        #[arg(long, default_value_t = 25 << 20)]
+        max_bytes: usize,
+    },
+}
+
+/// What an ingested message asks for.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MailActionArg {
+    /// New tickets and public replies.
+    Correspond,
+    /// Internal comments.
+    Comment,
 }
 
 /// Options of `serve`.
@@ -63,6 +93,9 @@ pub struct ServeArgs {
     /// The address notification email comes from.
     #[arg(long, env = "SPORTELLO_MAIL_FROM", default_value = "sportello@localhost")]
     pub mail_from: String,
+    /// Take in email over LMTP at this TCP address (`127.0.0.1:2424`) or unix socket path.
+    #[arg(long, env = "SPORTELLO_LMTP_LISTEN")]
+    pub lmtp_listen: Option<String>,
 }
 
 /// Roles a user can be created with from the command line.
@@ -174,6 +207,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             app.db.close().await;
         }
         Command::Bench(args) => crate::bench::run(&cli.database_url, args).await?,
+        Command::Mail(MailCommand::Ingest { queue, action, max_bytes }) => {
+            return Ok(crate::mail_ingest::run(&cli.database_url, queue, action, max_bytes).await);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod cli;
 pub mod demo;
+pub mod mail_ingest;
 pub mod serve;
 
 use std::process::ExitCode;

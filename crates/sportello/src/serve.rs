@@ -13,8 +13,15 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
     config.mail_from = args.mail_from.clone();
     let mut handlers = app::jobs::Handlers::builtin();
     match &args.smtp_url {
-        Some(url) => handlers = mail::send::Sender::from_url(url).map_err(anyhow::Error::msg)?.register(handlers),
-        None => tracing::warn!("no --smtp-url: notification email is queued in the outbox but not sent"),
+        Some(url) => {
+            handlers = mail::send::Sender::from_url(url).map_err(anyhow::Error::msg)?.register(handlers);
+            let resumed = app.resume_outbox().await?;
+            tracing::info!(resumed, "sending notification email through the SMTP server");
+        }
+        None => {
+            handlers = mail::send::hold(handlers);
+            tracing::warn!("no --smtp-url: notification email is queued in the outbox but not sent");
+        }
     }
     if args.demo && crate::demo::is_empty(&app).await? {
         let logins = crate::demo::seed(&app).await?;
@@ -42,6 +49,13 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
         public_url: args.public_url.as_deref().map(|u| u.trim_end_matches('/').to_owned()),
         ..Default::default()
     };
+    if let Some(listen) = &args.lmtp_listen {
+        let cfg = mail::lmtp::LmtpConfig { hostname: hostname(), ..Default::default() };
+        let bound = mail::lmtp::serve(app.clone(), mail::lmtp::Listen::parse(listen), cfg, stop_rx.clone())
+            .await
+            .with_context(|| format!("cannot take LMTP on {listen}"))?;
+        println!("sportello: LMTP on {bound}");
+    }
     let router = web::router_with(app.clone(), pages);
     tracing::info!(%addr, backend = ?app.db.backend(), database = %crate::redact(database_url), "serving");
     println!("sportello: listening on http://{addr}");

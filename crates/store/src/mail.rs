@@ -37,12 +37,15 @@ pub async fn insert(
     Ok(())
 }
 
-/// What an inbound Message-ID already became: the ticket and the outcome (a redelivery).
-pub async fn inbound_seen(tx: &mut Tx, message_id: &str) -> Result<Option<(Option<i64>, String)>> {
+/// What an inbound Message-ID delivered to queue `queue_id` already became: the ticket and the
+/// outcome (a redelivery). The same message sent to two queues' addresses is two deliveries.
+pub async fn inbound_seen(tx: &mut Tx, message_id: &str, queue_id: i64) -> Result<Option<(Option<i64>, String)>> {
     with_conn!(tx, c => {
         let row = sqlx::query(
-            "SELECT ticket_id, outcome FROM mail_messages WHERE message_id = $1 AND direction = 'in' ORDER BY id LIMIT 1")
-            .bind(message_id).fetch_optional(&mut *c).await?;
+            "SELECT m.ticket_id, m.outcome FROM mail_messages m LEFT JOIN tickets t ON t.id = m.ticket_id
+             WHERE m.message_id = $1 AND m.direction = 'in' AND (t.queue_id = $2 OR m.ticket_id IS NULL)
+             ORDER BY m.id LIMIT 1")
+            .bind(message_id).bind(queue_id).fetch_optional(&mut *c).await?;
         match row {
             Some(r) => Ok(Some((r.try_get("ticket_id")?, r.try_get("outcome")?))),
             None => Ok(None),

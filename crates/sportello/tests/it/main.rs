@@ -11,6 +11,7 @@ mod browser;
 mod client;
 mod console_pages;
 mod jobs;
+mod mail_in;
 mod mail_parse;
 mod pages;
 mod portal_pages;

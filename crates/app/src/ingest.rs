@@ -1,0 +1,532 @@
+//! Ingesting an email: where it goes (queue, action, ticket), who sent it, and what it becomes —
+//! a new ticket, a reply, a comment, a bounce, or a message kept aside. Every way in (LMTP, the
+//! pipe, IMAP) ends here, and from here in the same ticket use cases as the web and the API.
+
+use domain::{Channel, MessageKind, Reference, Role};
+
+use crate::access::{Actor, TicketAccess, ticket_access};
+use crate::mail::{Delivery, InboundMail, MailAction, MailOrigin};
+use crate::tickets::{MessageInput, NewTicketInput};
+use crate::{App, Error, Result};
+
+/// Messages from one sender per hour beyond which they are stored but answered by nothing.
+pub const SENDER_HOURLY_LIMIT: i64 = 30;
+
+/// What an ingested email became.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new ticket.
+    NewTicket(i64),
+    /// A public reply on a ticket.
+    Reply(i64),
+    /// An internal comment on a ticket (an agent's comment address, or a stranger's message).
+    Comment(i64),
+    /// A delivery status notification about mail we sent; attached to its ticket, if known.
+    Bounce(Option<i64>),
+    /// The same message was ingested before (a redelivery): nothing done again.
+    Duplicate(Option<i64>),
+    /// Kept aside in the quarantine (unknown sender held for moderation, nothing to comment on…).
+    Held(i64),
+    /// An unknown sender on a members-only queue: recorded, no ticket opened.
+    Refused,
+}
+
+impl Outcome {
+    /// The outcome's name, as recorded.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::NewTicket(_) => "new_ticket",
+            Outcome::Reply(_) => "reply",
+            Outcome::Comment(_) => "comment",
+            Outcome::Bounce(_) => "bounce",
+            Outcome::Duplicate(_) => "duplicate",
+            Outcome::Held(_) => "held",
+            Outcome::Refused => "refused",
+        }
+    }
+
+    /// The ticket concerned, if any.
+    pub fn ticket(&self) -> Option<i64> {
+        match self {
+            Outcome::NewTicket(t) | Outcome::Reply(t) | Outcome::Comment(t) => Some(*t),
+            Outcome::Bounce(t) | Outcome::Duplicate(t) => *t,
+            Outcome::Held(_) | Outcome::Refused => None,
+        }
+    }
+}
+
+/// Where a delivery goes: a queue, an action, and maybe a ticket named by a plus-address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailTarget {
+    /// The queue's email settings.
+    pub queue: store::mail::QueueMail,
+    /// Correspondence or comment.
+    pub action: MailAction,
+    /// The ticket of a plus-address (`support+310@…`).
+    pub ticket: Option<i64>,
+}
+
+/// `local+tag@domain` → (`local@domain` lowercased, the tag).
+fn split_plus(address: &str) -> (String, Option<String>) {
+    let address = address.trim().to_lowercase();
+    match address.rsplit_once('@') {
+        Some((local, domain)) => match local.split_once('+') {
+            Some((base, tag)) => (format!("{base}@{domain}"), Some(tag.to_owned())),
+            None => (address.clone(), None),
+        },
+        None => (address, None),
+    }
+}
+
+impl App {
+    /// Where mail delivered this way goes; `NotFound` when no queue has that address.
+    pub async fn mail_target(&self, delivery: &Delivery) -> Result<MailTarget> {
+        let mut tx = self.db.read().await?;
+        match delivery {
+            Delivery::Address(address) => {
+                let (base, tag) = split_plus(address);
+                let queue = store::mail::queue_by_address(&mut tx, &base)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("no queue receives mail for {base}")))?;
+                let action = if queue.comment_address.as_deref() == Some(base.as_str()) {
+                    MailAction::Comment
+                } else {
+                    MailAction::Correspond
+                };
+                let ticket = tag.and_then(|t| t.parse::<i64>().ok()).filter(|n| *n > 0);
+                Ok(MailTarget { queue, action, ticket })
+            }
+            Delivery::Queue { queue, action } => {
+                let row = store::queues::by_slug(&mut tx, &queue.to_ascii_lowercase())
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("queue {queue}")))?;
+                let queue = store::mail::queue_mail_by_id(&mut tx, row.id)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("queue {queue}")))?;
+                Ok(MailTarget { queue, action: *action, ticket: None })
+            }
+        }
+    }
+
+    /// Keeps a message aside (malformed, held for moderation, refused) for admins to inspect.
+    pub async fn quarantine_mail(
+        &self,
+        raw: &[u8],
+        reason: &str,
+        detail: &str,
+        queue_id: Option<i64>,
+        from: &str,
+        subject: &str,
+    ) -> Result<i64> {
+        let now = store::micros(self.now());
+        let mut tx = self.db.write().await?;
+        let sha = store::blobs::put(&mut tx, raw, now).await?;
+        let id = store::mail::quarantine(&mut tx, reason, detail, queue_id, from, subject, &sha, now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Records an email that changed no ticket (a bounce without a ticket, a refusal).
+    async fn record_mail_only(
+        &self,
+        mail: &InboundMail,
+        message_id: &str,
+        outcome: &str,
+        ticket: Option<i64>,
+    ) -> Result<()> {
+        let now = store::micros(self.now());
+        let mut tx = self.db.write().await?;
+        let sha = store::blobs::put(&mut tx, &mail.raw, now).await?;
+        let rec = store::mail::MailRecord {
+            direction: "in",
+            message_id: message_id.to_owned(),
+            from_address: mail.from.as_ref().map(|f| f.email.clone()).unwrap_or_default(),
+            raw_sha256: Some(sha),
+            outcome: outcome.to_owned(),
+        };
+        store::mail::insert(&mut tx, &rec, ticket, None, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ingests one parsed email delivered to `delivery`. Each outcome is committed before this
+    /// returns (an LMTP server answers 250 only then); a redelivered message is recognised by
+    /// its Message-ID and changes nothing.
+    pub async fn ingest_mail(&self, mut mail: InboundMail, delivery: &Delivery) -> Result<Outcome> {
+        let target = self.mail_target(delivery).await?;
+        let message_id = match &mail.message_id {
+            Some(id) if !id.trim().is_empty() => id.trim().to_owned(),
+            // Without a Message-ID, the content identifies the message (a redelivery is the same bytes).
+            _ => format!("{}@sportello.invalid", crate::auth::token_hash(&String::from_utf8_lossy(&mail.raw))),
+        };
+        let mut tx = self.db.read().await?;
+        if let Some((ticket, _)) = store::mail::inbound_seen(&mut tx, &message_id, target.queue.queue_id).await? {
+            return Ok(Outcome::Duplicate(ticket));
+        }
+        let from = mail.from.as_ref().map(|f| f.email.trim().to_lowercase()).unwrap_or_default();
+        let subject = mail.subject.clone();
+        // Automatic messages and chatty senders are recorded but answered by nothing (no loops).
+        let verdict = domain::mail::auto_reply_allowed(
+            mail.auto.auto_submitted.as_deref(),
+            mail.auto.precedence.as_deref(),
+            mail.auto.x_auto_response_suppress.as_deref(),
+            mail.auto.list,
+            &from,
+        );
+        let hour_ago = store::micros(self.now() - jiff::SignedDuration::from_hours(1));
+        let recent =
+            if from.is_empty() { 0 } else { store::mail::inbound_count_since(&mut tx, &from, hour_ago).await? };
+        let quiet = verdict != domain::mail::AutoVerdict::Allowed || recent >= SENDER_HOURLY_LIMIT;
+
+        // A delivery status notification about mail we sent.
+        if let Some(bounce) = mail.bounce.clone() {
+            let ticket = match &bounce.original_message_id {
+                Some(id) => store::mail::ticket_of_message_ids(&mut tx, std::slice::from_ref(id)).await?,
+                None => None,
+            };
+            drop(tx);
+            let now = store::micros(self.now());
+            if bounce.permanent {
+                let mut w = self.db.write().await?;
+                for (i, r) in bounce.recipients.iter().enumerate() {
+                    let status = bounce.statuses.get(i).map(String::as_str).unwrap_or("");
+                    store::mail::mark_bouncing(&mut w, r, status, now).await?;
+                }
+                w.commit().await?;
+            }
+            return match ticket {
+                Some(t) => {
+                    let body = format!(
+                        "Delivery failed for {} ({}).\n\n{}",
+                        bounce.recipients.join(", "),
+                        bounce.statuses.join(", "),
+                        mail.text
+                    );
+                    let input = MessageInput {
+                        kind: MessageKind::Comment,
+                        body,
+                        body_html: None,
+                        attachments: std::mem::take(&mut mail.attachments),
+                        status: None,
+                        owner: None,
+                    };
+                    let origin = MailOrigin { message_id, from, raw: mail.raw, outcome: "bounce", quiet: true };
+                    self.write_message(&Actor::system(Channel::Email), t, input, Some(origin)).await?;
+                    Ok(Outcome::Bounce(Some(t)))
+                }
+                None => {
+                    self.record_mail_only(&mail, &message_id, "bounce", None).await?;
+                    Ok(Outcome::Bounce(None))
+                }
+            };
+        }
+
+        if from.is_empty() {
+            drop(tx);
+            let id = self
+                .quarantine_mail(&mail.raw, "no_sender", "no From address", Some(target.queue.queue_id), "", &subject)
+                .await?;
+            return Ok(Outcome::Held(id));
+        }
+
+        // Who wrote: an agent (by their address), a known contact, or a stranger.
+        let user = store::people::user_by_email(&mut tx, &from).await?.filter(|u| u.active);
+        let sender: Option<Actor> = match &user {
+            Some(u) if matches!(u.role, Role::Admin | Role::Agent | Role::Partner) => {
+                Some(self.user_actor(&mut tx, u, u.role, Channel::Email).await?)
+            }
+            _ => None,
+        };
+        let contact = match sender {
+            Some(_) => None,
+            None => store::people::contact_by_email(&mut tx, &from).await?,
+        };
+        let sender = match (sender, &contact) {
+            (Some(a), _) => Some(a),
+            (None, Some(c)) => Some(Actor {
+                who: crate::access::Who::Contact { contact_id: c.id, customer_id: c.customer_id },
+                user_id: None,
+                label: if c.name.is_empty() { c.email.clone() } else { format!("{} <{}>", c.name, c.email) },
+                channel: Channel::Email,
+            }),
+            (None, None) => None,
+        };
+
+        // Which ticket: the plus-address, the subject tag, then our Message-IDs it answers.
+        let prefixes: Vec<String> =
+            store::queues::all(&mut tx).await?.into_iter().map(|q| q.reference_prefix).collect();
+        let known: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+        let mut ticket = target.ticket.or_else(|| Reference::find_in_subject(&subject, &known).map(|r| r.number));
+        if ticket.is_none() {
+            let mut ids = mail.in_reply_to.clone();
+            ids.extend(mail.references.iter().rev().cloned());
+            ticket = store::mail::ticket_of_message_ids(&mut tx, &ids).await?;
+        }
+        // A ticket that does not exist (a stale tag) is as good as none.
+        let ticket_row = match ticket {
+            Some(n) => crate::tickets::resolve(&mut tx, n).await.ok(),
+            None => None,
+        };
+        let access = match (&ticket_row, &sender) {
+            (Some(t), Some(a)) => ticket_access(&mut tx, a, t).await.ok(),
+            _ => None,
+        };
+        drop(tx);
+
+        let action_kind = match target.action {
+            MailAction::Comment => MessageKind::Comment,
+            MailAction::Correspond => MessageKind::Reply,
+        };
+        // Card numbers, IBANs and fiscal codes do not belong in a ticket: masked in the text kept,
+        // and the raw message (which still holds them) is not kept at all.
+        let mut body = mail.text.clone();
+        let mut html = mail.html.clone();
+        let mut masked = Vec::new();
+        if target.queue.mask_sensitive {
+            let m = domain::mail::mask_sensitive(&body);
+            body = m.text;
+            masked.extend(m.found);
+            if let Some(h) = &html {
+                let m = domain::mail::mask_sensitive(h);
+                html = Some(m.text);
+                masked.extend(m.found);
+            }
+        }
+        let keep_raw = |raw: Vec<u8>| if masked.is_empty() { raw } else { Vec::new() };
+        let attachments = std::mem::take(&mut mail.attachments);
+
+        if let Some(t) = &ticket_row {
+            match (&sender, access) {
+                // A participant: the requestor side replies; staff reply or comment by address.
+                (Some(actor), Some(a)) => {
+                    let kind = if matches!(a, TicketAccess::Customer) { MessageKind::Reply } else { action_kind };
+                    let input = MessageInput { kind, body, body_html: html, attachments, status: None, owner: None };
+                    let outcome = if kind == MessageKind::Reply { "reply" } else { "comment" };
+                    let origin = MailOrigin { message_id, from, raw: keep_raw(mail.raw), outcome, quiet };
+                    self.write_message(actor, t.id, input, Some(origin)).await?;
+                    self.note_masked(t.id, &masked).await?;
+                    return Ok(if kind == MessageKind::Reply { Outcome::Reply(t.id) } else { Outcome::Comment(t.id) });
+                }
+                // Someone else: nobody injects text into another customer's ticket.
+                _ if target.queue.stranger_reply == "comment" => {
+                    let note = format!(
+                        "Email from {from}, who is not a participant of this ticket (kept as an internal comment for review):\n\n{body}"
+                    );
+                    let input = MessageInput {
+                        kind: MessageKind::Comment,
+                        body: note,
+                        body_html: None,
+                        attachments,
+                        status: None,
+                        owner: None,
+                    };
+                    let origin =
+                        MailOrigin { message_id, from, raw: keep_raw(mail.raw), outcome: "comment", quiet: true };
+                    self.write_message(&Actor::system(Channel::Email), t.id, input, Some(origin)).await?;
+                    self.note_masked(t.id, &masked).await?;
+                    return Ok(Outcome::Comment(t.id));
+                }
+                _ => {}
+            }
+        }
+
+        // No ticket to join (or a stranger opening their own): a new ticket, by queue policy.
+        if target.action == MailAction::Comment {
+            let id = self
+                .quarantine_mail(
+                    &mail.raw,
+                    "no_ticket",
+                    "a comment that names no ticket",
+                    Some(target.queue.queue_id),
+                    &from,
+                    &subject,
+                )
+                .await?;
+            return Ok(Outcome::Held(id));
+        }
+        let actor = match sender {
+            Some(a) if !a.is_staff() => a,
+            // Staff writing to the queue's address open a ticket for no one else: as themselves.
+            Some(a) => a,
+            None => match target.queue.unknown_sender.as_str() {
+                "hold" => {
+                    let id = self
+                        .quarantine_mail(
+                            &mail.raw,
+                            "unknown_sender",
+                            "held for moderation",
+                            Some(target.queue.queue_id),
+                            &from,
+                            &subject,
+                        )
+                        .await?;
+                    return Ok(Outcome::Held(id));
+                }
+                "refuse" => {
+                    self.record_mail_only(&mail, &message_id, "refused", None).await?;
+                    return Ok(Outcome::Refused);
+                }
+                _ => Actor::system(Channel::Email),
+            },
+        };
+        let title = {
+            let t = subject.trim();
+            if t.is_empty() { "(no subject)".to_owned() } else { t.chars().take(200).collect() }
+        };
+        let queue_addresses: Vec<String> =
+            [target.queue.address.clone(), target.queue.comment_address.clone()].into_iter().flatten().collect();
+        let cc: Vec<String> = mail
+            .cc
+            .iter()
+            .chain(mail.to.iter())
+            .map(|m| m.email.to_lowercase())
+            .filter(|e| *e != from && !queue_addresses.contains(&split_plus(e).0))
+            .collect();
+        let input = NewTicketInput {
+            queue: target.queue.slug.clone(),
+            title,
+            requestors: vec![from.clone()],
+            cc,
+            body,
+            body_html: html,
+            attachments,
+            ..Default::default()
+        };
+        let origin = MailOrigin { message_id, from, raw: keep_raw(mail.raw), outcome: "new_ticket", quiet };
+        let view = self.open_ticket(&actor, input, Some(origin)).await?;
+        self.note_masked(view.number, &masked).await?;
+        Ok(Outcome::NewTicket(view.number))
+    }
+}
+
+impl App {
+    /// Tells the ticket's agents that sensitive data was masked in a message (an internal comment).
+    async fn note_masked(&self, ticket: i64, found: &[domain::mail::SensitiveKind]) -> Result<()> {
+        if found.is_empty() {
+            return Ok(());
+        }
+        let mut kinds: Vec<&str> = found.iter().map(|k| k.as_str()).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        let input = MessageInput {
+            kind: MessageKind::Comment,
+            body: format!(
+                "Sensitive data was masked in the last message ({}); the original email was not kept. \
+                 Ask the requestor to send such data through a safer channel.",
+                kinds.join(", ")
+            ),
+            body_html: None,
+            attachments: Vec::new(),
+            status: None,
+            owner: None,
+        };
+        self.write_message(&Actor::system(Channel::Email), ticket, input, None).await?;
+        Ok(())
+    }
+}
+
+/// A queue's email settings, as an admin sets them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueMailInput {
+    /// The address that opens tickets and takes replies (`support@example.net`), or none.
+    pub address: Option<String>,
+    /// The address for agents' internal comments (`support-comment@example.net`), or none.
+    pub comment_address: Option<String>,
+    /// Unknown senders: `create` (default), `hold` or `refuse`.
+    pub unknown_sender: Option<String>,
+    /// Tagged mail from a non-participant: `comment` (default) or `new_ticket`.
+    pub stranger_reply: Option<String>,
+    /// Mask IBANs, card numbers and fiscal codes in inbound bodies (default on).
+    pub mask_sensitive: Option<bool>,
+}
+
+impl App {
+    /// A queue's email settings. Staff only.
+    pub async fn queue_mail(&self, actor: &Actor, slug: &str) -> Result<store::mail::QueueMail> {
+        actor.require_staff()?;
+        let mut tx = self.db.read().await?;
+        let q = store::queues::by_slug(&mut tx, &slug.to_ascii_lowercase())
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("queue {slug}")))?;
+        store::mail::queue_mail_by_id(&mut tx, q.id).await?.ok_or_else(|| Error::NotFound(format!("queue {slug}")))
+    }
+
+    /// Sets a queue's email settings (fields left `None` keep their value). Admins only.
+    pub async fn set_queue_mail(
+        &self,
+        actor: &Actor,
+        slug: &str,
+        input: QueueMailInput,
+    ) -> Result<store::mail::QueueMail> {
+        actor.require_admin()?;
+        let now = store::micros(self.now());
+        let mut p = crate::error::Problems::default();
+        let mut address = |field: &str, v: &Option<String>| -> Option<String> {
+            let v = v.as_deref().map(str::trim).filter(|v| !v.is_empty())?;
+            let (base, tag) = split_plus(v);
+            let ok = tag.is_none()
+                && base.split('@').count() == 2
+                && base.split('@').all(|part| !part.is_empty())
+                && !base.contains(char::is_whitespace);
+            if !ok {
+                p.add(field, "an address like support@example.net (no +tag)");
+            }
+            Some(base)
+        };
+        let new_address = address("address", &input.address);
+        let new_comment = address("comment_address", &input.comment_address);
+        if new_address.is_some() && new_address == new_comment {
+            p.add("comment_address", "must differ from the address");
+        }
+        if let Some(u) = &input.unknown_sender
+            && !["create", "hold", "refuse"].contains(&u.as_str())
+        {
+            p.add("unknown_sender", "one of: create, hold, refuse");
+        }
+        if let Some(s) = &input.stranger_reply
+            && !["comment", "new_ticket"].contains(&s.as_str())
+        {
+            p.add("stranger_reply", "one of: comment, new_ticket");
+        }
+        p.finish()?;
+        let mut tx = self.db.write().await?;
+        let q = store::queues::by_slug(&mut tx, &slug.to_ascii_lowercase())
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("queue {slug}")))?;
+        let mut m = store::mail::queue_mail_by_id(&mut tx, q.id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("queue {slug}")))?;
+        let before = m.clone();
+        if input.address.is_some() {
+            m.address = new_address;
+        }
+        if input.comment_address.is_some() {
+            m.comment_address = new_comment;
+        }
+        for a in [&m.address, &m.comment_address].into_iter().flatten() {
+            if let Some(other) = store::mail::queue_by_address(&mut tx, a).await?
+                && other.queue_id != q.id
+            {
+                return Err(Error::Conflict(format!("{a} already belongs to queue {}", other.slug)));
+            }
+        }
+        if let Some(u) = input.unknown_sender {
+            m.unknown_sender = u;
+        }
+        if let Some(s) = input.stranger_reply {
+            m.stranger_reply = s;
+        }
+        if let Some(b) = input.mask_sensitive {
+            m.mask_sensitive = b;
+        }
+        store::mail::set_queue_mail(&mut tx, &m).await?;
+        if m != before {
+            let old = format!("{before:?}");
+            let new = format!("{m:?}");
+            crate::admin::audit(&mut tx, actor, None, "queue", q.id, "set", Some("mail"), Some(old), Some(new), now)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(m)
+    }
+}
