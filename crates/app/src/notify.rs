@@ -249,7 +249,7 @@ pub(crate) struct Notice<'a> {
 /// Whether the email a change comes from asks for no automatic mail (automatic, or over the
 /// sender's rate).
 pub(crate) fn quiet(origin: Option<&crate::mail::MailOrigin>) -> bool {
-    origin.is_some_and(|_o| false)
+    origin.is_some_and(|o| o.quiet)
 }
 
 /// The email address of the acting person, if any (to leave them out).
@@ -644,6 +644,23 @@ impl App {
                 last_error: row.last_error,
             })
             .collect())
+    }
+
+    /// Enqueues a `mail.send` job for every queued email without one (emails queued while no
+    /// SMTP server was configured); returns how many.
+    pub async fn resume_outbox(&self) -> Result<usize> {
+        let now = store::micros(self.now());
+        let mut tx = self.db.write().await?;
+        let ids = store::outbox::queued_without_job(&mut tx, SEND).await?;
+        for id in &ids {
+            let payload = serde_json::json!({ "outbox": id }).to_string();
+            store::jobs::enqueue(&mut tx, SEND, &payload, now, SEND_ATTEMPTS, now).await?;
+        }
+        tx.commit().await?;
+        if !ids.is_empty() {
+            self.jobs_wake.notify_one();
+        }
+        Ok(ids.len())
     }
 
     /// Records that the SMTP server accepted an outbox email; false when it was not queued.

@@ -190,3 +190,15 @@ pub async fn delete_template(tx: &mut Tx, language: &str, kind: &str) -> Result<
         .bind(language).bind(kind).execute(&mut *c).await?.rows_affected());
     Ok(n > 0)
 }
+
+/// Queued emails without a queued or running `mail.send` job (left by a node without an SMTP
+/// server), oldest first.
+pub async fn queued_without_job(tx: &mut Tx, kind: &str) -> Result<Vec<i64>> {
+    let ids: Vec<i64> = with_conn!(tx, c => sqlx::query_scalar(
+        "SELECT o.id FROM outbox o WHERE o.state = 'queued' AND NOT EXISTS (
+             SELECT 1 FROM jobs j WHERE j.kind = $1 AND j.state IN ('queued', 'running')
+             AND j.payload = '{\"outbox\":' || o.id || '}')
+         ORDER BY o.id")
+        .bind(kind).fetch_all(&mut *c).await)?;
+    Ok(ids)
+}

@@ -213,7 +213,8 @@ impl Ctx {
             poll: std::time::Duration::from_millis(20),
             ..Default::default()
         };
-        let worker = tokio::spawn(async move { app.run_worker(app::jobs::Handlers::builtin(), cfg, rx).await });
+        let handlers = mail::send::hold(app::jobs::Handlers::builtin());
+        let worker = tokio::spawn(async move { app.run_worker(handlers, cfg, rx).await });
         for _ in 0..500 {
             let counts = store::jobs::counts(&self.app.db).await.unwrap();
             if !counts.iter().any(|(s, n)| (s == "queued" || s == "running") && *n > 0) {

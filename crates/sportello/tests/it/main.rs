@@ -12,6 +12,7 @@ mod client;
 mod console_pages;
 mod jobs;
 mod mail_in;
+mod mail_out;
 mod mail_parse;
 mod pages;
 mod portal_pages;
