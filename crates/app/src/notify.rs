@@ -314,9 +314,29 @@ impl App {
             None => from.clone(),
         };
         let agent_side = notice.kind.starts_with("agent_");
+        // Customers get one email each (their name, their address alone). A queue's agents get one
+        // email per language with all of them as recipients: a busy queue's new tickets must not
+        // cost a rendered message, a blob and a job per agent.
+        let batches: Vec<Vec<store::outbox::Recipient>> = if notice.kind == "agent_new" {
+            let mut by_language: Vec<Vec<store::outbox::Recipient>> = Vec::new();
+            for r in to {
+                match by_language.iter_mut().find(|b| language_of(&b[0].language) == language_of(&r.language)) {
+                    Some(b) => b.push(r),
+                    None => by_language.push(vec![r]),
+                }
+            }
+            by_language
+        } else {
+            to.into_iter().map(|r| vec![r]).collect()
+        };
         let mut templates: HashMap<&'static str, (String, String)> = HashMap::new();
         let mut queued = 0;
-        for r in to {
+        for batch in batches {
+            let r = if batch.len() == 1 {
+                batch[0].clone()
+            } else {
+                store::outbox::Recipient { name: String::new(), ..batch[0].clone() }
+            };
             let language = language_of(&r.language);
             if !templates.contains_key(language) {
                 let (s, b, _) = template_in_force(tx, language, notice.kind).await?;
@@ -353,15 +373,22 @@ impl App {
                     render(&s, &b, &vars).map_err(|(f, e)| Error::Internal(format!("default template {f}: {e}")))?
                 }
             };
-            let Ok(rcpt) = parse_box(&r.name, &r.email) else {
-                tracing::warn!(address = %r.email, "not a deliverable address; notice skipped");
+            let mut rcpts = Vec::new();
+            for one in &batch {
+                match parse_box(&one.name, &one.email) {
+                    Ok(m) => rcpts.push((m, one.email.clone())),
+                    Err(_) => tracing::warn!(address = %one.email, "not a deliverable address; notice skipped"),
+                }
+            }
+            if rcpts.is_empty() {
                 continue;
-            };
+            }
             let message_id = format!("ticket-{}.{:016x}@{domain}", t.id, rand::random::<u64>());
-            let mut b = Message::builder()
-                .from(from.clone())
-                .reply_to(reply_to.clone())
-                .to(rcpt)
+            let mut b = Message::builder().from(from.clone()).reply_to(reply_to.clone());
+            for (m, _) in &rcpts {
+                b = b.to(m.clone());
+            }
+            let mut b = b
                 .subject(format!("[{reference}] {}", rendered.subject))
                 .message_id(Some(format!("<{message_id}>")))
                 .date(std::time::SystemTime::from(crate::views::ts(now)));
@@ -383,7 +410,8 @@ impl App {
                 b.header(ContentType::TEXT_PLAIN).body(rendered.body).map_err(|e| Error::Internal(e.to_string()))?;
             let raw = msg.formatted();
             let sha = store::blobs::put(tx, &raw, now).await?;
-            let recipients_json = serde_json::to_string(&[&r.email]).map_err(|e| Error::Internal(e.to_string()))?;
+            let emails: Vec<&String> = rcpts.iter().map(|(_, e)| e).collect();
+            let recipients_json = serde_json::to_string(&emails).map_err(|e| Error::Internal(e.to_string()))?;
             let id = store::outbox::insert(
                 tx,
                 &store::outbox::NewOutbox {
