@@ -39,6 +39,13 @@ impl Handlers {
         h
     }
 
+    /// The kinds these handlers run.
+    pub fn kinds(&self) -> Vec<String> {
+        let mut k: Vec<String> = self.0.keys().cloned().collect();
+        k.sort();
+        k
+    }
+
     /// Adds (or replaces) the handler of a kind.
     pub fn with(mut self, kind: &str, f: impl Fn(App, JobRow) -> JobFuture + Send + Sync + 'static) -> Handlers {
         self.0.insert(kind.to_owned(), Arc::new(f));
@@ -128,13 +135,14 @@ impl App {
     pub async fn run_worker(&self, handlers: Handlers, cfg: WorkerConfig, mut shutdown: watch::Receiver<bool>) {
         let wake = self.jobs_wake.clone();
         let mut last_sweep = std::time::Instant::now() - Duration::from_secs(3600);
+        let kinds = handlers.kinds();
         while !*shutdown.borrow() {
             if last_sweep.elapsed() > Duration::from_secs(60) {
                 last_sweep = std::time::Instant::now();
                 self.sweep(&cfg).await;
             }
             let now = store::micros(self.now());
-            match store::jobs::claim(&self.db, &cfg.node, now).await {
+            match store::jobs::claim(&self.db, &cfg.node, now, &kinds).await {
                 Ok(Some(job)) => {
                     self.run_one(&handlers, &cfg, job).await;
                     continue;

@@ -97,6 +97,9 @@ pub struct App {
     pub jobs_wake: Arc<tokio::sync::Notify>,
     /// Actors of recently seen API tokens (see [`auth::TOKEN_CACHE_TTL`]).
     pub(crate) token_cache: Arc<std::sync::Mutex<std::collections::HashMap<String, (Actor, std::time::Instant)>>>,
+    /// Mail templates read from the database, by `language/kind`, with when they were read.
+    pub(crate) template_cache:
+        Arc<std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, String, String)>>>,
 }
 
 impl App {
@@ -108,6 +111,7 @@ impl App {
             clock: Clock::System,
             jobs_wake: Arc::new(tokio::sync::Notify::new()),
             token_cache: Arc::default(),
+            template_cache: Arc::default(),
         }
     }
 

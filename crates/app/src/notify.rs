@@ -263,7 +263,34 @@ async fn actor_email(tx: &mut Tx, actor: &Actor) -> Result<Option<String>> {
     }
 }
 
+/// How long a template read from the database is reused by this process (an admin's change
+/// reaches other nodes within this; this node's own changes at once).
+const TEMPLATE_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl App {
+    /// The template in force for (language, kind), from this process's short cache when fresh.
+    async fn cached_template(&self, tx: &mut Tx, language: &str, kind: &str) -> Result<(String, String)> {
+        let key = format!("{language}/{kind}");
+        if let Ok(cache) = self.template_cache.lock()
+            && let Some((at, s, b)) = cache.get(&key)
+            && at.elapsed() < TEMPLATE_CACHE_TTL
+        {
+            return Ok((s.clone(), b.clone()));
+        }
+        let (s, b, _) = template_in_force(tx, language, kind).await?;
+        if let Ok(mut cache) = self.template_cache.lock() {
+            cache.insert(key, (std::time::Instant::now(), s.clone(), b.clone()));
+        }
+        Ok((s, b))
+    }
+
+    /// Forgets the cached templates (after an admin's change).
+    fn forget_templates(&self) {
+        if let Ok(mut cache) = self.template_cache.lock() {
+            cache.clear();
+        }
+    }
+
     /// Renders `notice` for each recipient and puts it in the outbox with its `mail.send` job,
     /// in the caller's transaction; returns how many emails were queued.
     pub(crate) async fn queue_notice(
@@ -284,24 +311,27 @@ impl App {
                 continue;
             }
             seen.push(email.clone());
-            if store::mail::is_bouncing(tx, &email).await? {
-                continue;
-            }
             to.push(store::outbox::Recipient { email, ..r });
         }
+        // One look at the bounce list for all of them.
+        let bouncing = store::mail::bouncing_among(tx, &seen).await?;
+        to.retain(|r| !bouncing.contains(&r.email));
         if to.is_empty() {
             return Ok(0);
         }
-        let queue = store::queues::by_id(tx, t.queue_id)
+        // One read for the queue's name, prefix and addresses.
+        let queue = store::mail::queue_mail_by_id(tx, t.queue_id)
             .await?
             .ok_or_else(|| Error::Internal(format!("ticket {} without queue", t.id)))?;
-        let queue_mail = store::mail::queue_mail_by_id(tx, t.queue_id).await?;
         let customer = match t.customer_id {
             Some(id) => store::people::customer(tx, id).await?,
             None => None,
         };
         let reference = Reference::new(&queue.reference_prefix, t.id).to_string();
-        let thread = store::outbox::message_ids_of_ticket(tx, t.id, REFERENCES).await?;
+        let agent_side = notice.kind.starts_with("agent_");
+        // Agents' notices stay out of the customer's thread: they need no thread to join.
+        let thread =
+            if agent_side { Vec::new() } else { store::outbox::message_ids_of_ticket(tx, t.id, REFERENCES).await? };
         let from_addr = self.config.mail_from.trim().to_owned();
         let domain = domain_of(&from_addr).to_owned();
         let parse_box = |name: &str, email: &str| -> Result<Mailbox> {
@@ -309,11 +339,10 @@ impl App {
             Ok(Mailbox::new((!name.trim().is_empty()).then(|| name.trim().to_owned()), address))
         };
         let from = parse_box(&queue.name, &from_addr)?;
-        let reply_to = match queue_mail.as_ref().and_then(|q| q.address.clone()) {
+        let reply_to = match queue.address.clone() {
             Some(a) => parse_box(&queue.name, &a)?,
             None => from.clone(),
         };
-        let agent_side = notice.kind.starts_with("agent_");
         // Customers get one email each (their name, their address alone). A queue's agents get one
         // email per language with all of them as recipients: a busy queue's new tickets must not
         // cost a rendered message, a blob and a job per agent.
@@ -339,7 +368,7 @@ impl App {
             };
             let language = language_of(&r.language);
             if !templates.contains_key(language) {
-                let (s, b, _) = template_in_force(tx, language, notice.kind).await?;
+                let (s, b) = self.cached_template(tx, language, notice.kind).await?;
                 templates.insert(language, (s, b));
             }
             let (subject_tpl, body_tpl) = &templates[language];
@@ -560,6 +589,7 @@ impl App {
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
         store::outbox::set_template(&mut tx, language, kind, subject, body, now).await?;
+        self.forget_templates();
         crate::admin::audit(
             &mut tx,
             actor,
@@ -589,6 +619,7 @@ impl App {
         check_kind(kind, language)?;
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
+        self.forget_templates();
         if store::outbox::delete_template(&mut tx, language, kind).await? {
             crate::admin::audit(
                 &mut tx,

@@ -91,7 +91,7 @@ impl Sender {
     }
 }
 
-/// The handlers plus a `mail.send` for a node without an SMTP server: the job ends and the
+/// The handlers plus a `mail.send` that sends nothing (for tests that drain every job): the job ends and the
 /// email stays queued in the outbox, to be sent once a server is configured
 /// ([`app::App::resume_outbox`] at start enqueues it again).
 pub fn hold(handlers: Handlers) -> Handlers {

@@ -19,7 +19,8 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
             tracing::info!(resumed, "sending notification email through the SMTP server");
         }
         None => {
-            handlers = mail::send::hold(handlers);
+            // No mail.send handler: the jobs stay queued (for a node with a server, or this one
+            // once restarted with --smtp-url).
             tracing::warn!("no --smtp-url: notification email is queued in the outbox but not sent");
         }
     }

@@ -53,19 +53,27 @@ pub async fn enqueue(tx: &mut Tx, kind: &str, payload: &str, run_at: i64, max_at
 }
 
 /// Claims the next due job for `node`, or `None` when nothing is due.
-pub async fn claim(db: &Db, node: &str, now: i64) -> Result<Option<JobRow>> {
+pub async fn claim(db: &Db, node: &str, now: i64, kinds: &[String]) -> Result<Option<JobRow>> {
+    if kinds.is_empty() {
+        return Ok(None);
+    }
     let mut tx = db.write().await?;
     let lock = match tx {
         Tx::Postgres(_) => "FOR UPDATE SKIP LOCKED",
         Tx::Sqlite(_) => "",
     };
+    // Only kinds this worker can run: a node without an SMTP server leaves `mail.send` queued
+    // for one that has it.
     let sql = format!(
         "UPDATE jobs SET state = 'running', locked_by = $1, locked_at = $2, attempts = attempts + 1, updated_at = $2
-         WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $2 ORDER BY run_at, id LIMIT 1 {lock})
-         RETURNING {COLS}"
+         WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $2 AND kind IN ({}) ORDER BY run_at, id LIMIT 1 {lock})
+         RETURNING {COLS}",
+        crate::placeholders(2, kinds.len())
     );
+    let mut args = vec![crate::Arg::Text(node.to_owned()), crate::Arg::Int(now)];
+    args.extend(kinds.iter().map(|k| crate::Arg::Text(k.clone())));
     let job = with_conn!(&mut tx, c => {
-        let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(node).bind(now).fetch_optional(&mut *c).await?;
+        let r = crate::bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), &args).fetch_optional(&mut *c).await?;
         r.map(|r| job_row!(r)).transpose()
     })?;
     tx.commit().await?;

@@ -81,6 +81,8 @@ pub async fn inbound_count_since(tx: &mut Tx, address: &str, since: i64) -> Resu
 pub struct QueueMail {
     pub queue_id: i64,
     pub slug: String,
+    pub name: String,
+    pub reference_prefix: String,
     pub active: bool,
     pub address: Option<String>,
     pub comment_address: Option<String>,
@@ -91,14 +93,15 @@ pub struct QueueMail {
     pub mask_sensitive: bool,
 }
 
-const QUEUE_MAIL: &str =
-    "SELECT id, slug, active, address, comment_address, unknown_sender, stranger_reply, mask_sensitive FROM queues";
+const QUEUE_MAIL: &str = "SELECT id, slug, name, reference_prefix, active, address, comment_address, unknown_sender, stranger_reply, mask_sensitive FROM queues";
 
 macro_rules! queue_mail_row {
     ($r:expr) => {
         QueueMail {
             queue_id: $r.try_get("id")?,
             slug: $r.try_get("slug")?,
+            name: $r.try_get("name")?,
+            reference_prefix: $r.try_get("reference_prefix")?,
             active: $r.try_get("active")?,
             address: $r.try_get("address")?,
             comment_address: $r.try_get("comment_address")?,
@@ -181,4 +184,17 @@ pub async fn is_bouncing(tx: &mut Tx, address: &str) -> Result<bool> {
     let n: i64 = with_conn!(tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM mail_bounces WHERE address = $1")
         .bind(address).fetch_one(&mut *c).await)?;
     Ok(n > 0)
+}
+
+/// Which of these addresses bounce.
+pub async fn bouncing_among(tx: &mut Tx, addresses: &[String]) -> Result<Vec<String>> {
+    if addresses.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql =
+        format!("SELECT address FROM mail_bounces WHERE address IN ({})", crate::placeholders(0, addresses.len()));
+    let args: Vec<crate::Arg> = addresses.iter().map(|a| crate::Arg::Text(a.clone())).collect();
+    let found: Vec<String> = with_conn!(tx, c =>
+        crate::bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)), &args).fetch_all(&mut *c).await)?;
+    Ok(found)
 }
