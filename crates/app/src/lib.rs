@@ -84,6 +84,9 @@ impl Clock {
     }
 }
 
+/// Mail templates read from the database, by `language/kind`: (when read, subject, body).
+pub(crate) type TemplateCache = std::collections::HashMap<String, (std::time::Instant, String, String)>;
+
 /// The application: the database, the settings and the clock, cheap to clone.
 #[derive(Clone)]
 pub struct App {
@@ -98,8 +101,7 @@ pub struct App {
     /// Actors of recently seen API tokens (see [`auth::TOKEN_CACHE_TTL`]).
     pub(crate) token_cache: Arc<std::sync::Mutex<std::collections::HashMap<String, (Actor, std::time::Instant)>>>,
     /// Mail templates read from the database, by `language/kind`, with when they were read.
-    pub(crate) template_cache:
-        Arc<std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, String, String)>>>,
+    pub(crate) template_cache: Arc<std::sync::Mutex<TemplateCache>>,
 }
 
 impl App {
