@@ -57,6 +57,21 @@ pub async fn claim(db: &Db, node: &str, now: i64, kinds: &[String]) -> Result<Op
     if kinds.is_empty() {
         return Ok(None);
     }
+    // Look on a reader first: on SQLite the writer is one connection, and a worker woken by
+    // every enqueue must not take it from the changes themselves just to find nothing to do.
+    let probe = format!(
+        "SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $1 AND kind IN ({}) LIMIT 1",
+        crate::placeholders(1, kinds.len())
+    );
+    let mut probe_args = vec![crate::Arg::Int(now)];
+    probe_args.extend(kinds.iter().map(|k| crate::Arg::Text(k.clone())));
+    let mut rx = db.read().await?;
+    let due: Option<i64> = with_conn!(&mut rx, c =>
+        crate::bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(probe)), &probe_args).fetch_optional(&mut *c).await)?;
+    drop(rx);
+    if due.is_none() {
+        return Ok(None);
+    }
     let mut tx = db.write().await?;
     let lock = match tx {
         Tx::Postgres(_) => "FOR UPDATE SKIP LOCKED",

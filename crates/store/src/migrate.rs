@@ -52,6 +52,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_mail.sql"),
         postgres: include_str!("../migrations/postgres/0006_mail.sql"),
     },
+    Migration {
+        version: 7,
+        name: "jobs_by_kind",
+        sqlite: include_str!("../migrations/sqlite/0007_jobs_by_kind.sql"),
+        postgres: include_str!("../migrations/postgres/0007_jobs_by_kind.sql"),
+    },
 ];
 
 /// A fingerprint of the whole migration history of one backend (for test templates).
