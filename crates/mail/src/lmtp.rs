@@ -232,59 +232,62 @@ impl Listen {
     }
 }
 
+/// Runs conversations on connections from `accept` until `shutdown` turns true.
+fn spawn_accepting<S, F, Fut>(app: App, cfg: LmtpConfig, mut shutdown: tokio::sync::watch::Receiver<bool>, accept: F)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = std::io::Result<S>> + Send,
+{
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                accepted = accept() => match accepted {
+                    Ok(stream) => {
+                        let (app, cfg) = (app.clone(), cfg.clone());
+                        tokio::spawn(async move {
+                            if let Err(e) = session(app, stream, cfg).await {
+                                tracing::debug!(error = %e, "an LMTP conversation ended with an error");
+                            }
+                        });
+                    }
+                    Err(e) => tracing::warn!(error = %e, "LMTP accept failed"),
+                },
+                _ = shutdown.changed() => break,
+            }
+        }
+    });
+}
+
 /// Accepts LMTP connections until `shutdown` turns true; each conversation runs on its own task.
+/// Returns the address (or path) listened on.
 pub async fn serve(
     app: App,
     listen: Listen,
     cfg: LmtpConfig,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<String> {
     match listen {
         Listen::Tcp(addr) => {
-            let listener = tokio::net::TcpListener::bind(&addr).await?;
+            let listener = std::sync::Arc::new(tokio::net::TcpListener::bind(&addr).await?);
             let bound = listener.local_addr()?.to_string();
-            tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        accepted = listener.accept() => match accepted {
-                            Ok((stream, _)) => {
-                                let _ = stream.set_nodelay(true);
-                                let (app, cfg) = (app.clone(), cfg.clone());
-                                tokio::spawn(async move {
-                                    if let Err(e) = session(app, stream, cfg).await {
-                                        tracing::debug!(error = %e, "an LMTP conversation ended with an error");
-                                    }
-                                });
-                            }
-                            Err(e) => tracing::warn!(error = %e, "LMTP accept failed"),
-                        },
-                        _ = shutdown.changed() => break,
-                    }
+            spawn_accepting(app, cfg, shutdown, move || {
+                let l = listener.clone();
+                async move {
+                    let (stream, _) = l.accept().await?;
+                    let _ = stream.set_nodelay(true);
+                    Ok(stream)
                 }
             });
             Ok(bound)
         }
         Listen::Unix(path) => {
             let _ = std::fs::remove_file(&path);
-            let listener = tokio::net::UnixListener::bind(&path)?;
+            let listener = std::sync::Arc::new(tokio::net::UnixListener::bind(&path)?);
             let bound = path.display().to_string();
-            tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        accepted = listener.accept() => match accepted {
-                            Ok((stream, _)) => {
-                                let (app, cfg) = (app.clone(), cfg.clone());
-                                tokio::spawn(async move {
-                                    if let Err(e) = session(app, stream, cfg).await {
-                                        tracing::debug!(error = %e, "an LMTP conversation ended with an error");
-                                    }
-                                });
-                            }
-                            Err(e) => tracing::warn!(error = %e, "LMTP accept failed"),
-                        },
-                        _ = shutdown.changed() => break,
-                    }
-                }
+            spawn_accepting(app, cfg, shutdown, move || {
+                let l = listener.clone();
+                async move { Ok(l.accept().await?.0) }
             });
             Ok(bound)
         }

@@ -490,3 +490,30 @@ both!(
         assert_eq!(page.tickets.len(), 1);
     }
 );
+
+both!(
+    async fn lmtp_on_a_unix_socket_for_postfix(t: &Ctx) {
+        let cast = t.seed().await;
+        addresses(t, &cast).await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lmtp.sock");
+        let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+        let listen = mail::lmtp::Listen::parse(path.to_str().unwrap());
+        mail::lmtp::serve(t.app.clone(), listen, mail::lmtp::LmtpConfig::default(), stop).await.unwrap();
+        let script = format!(
+            "import smtplib\ns = smtplib.LMTP('{}')\nprint(s.sendmail('bruno@acme.example', ['support@op.example'], b'From: bruno@acme.example\\r\\nSubject: Via socket\\r\\nMessage-ID: <sock1@acme.example>\\r\\n\\r\\nRouter spento.\\r\\n'))\ns.quit()\n",
+            path.display()
+        );
+        let out = tokio::task::spawn_blocking(move || Command::new("python3").args(["-c", &script]).output().unwrap())
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "{}");
+        let page = t
+            .app
+            .list_tickets(&cast.admin, app::tickets::ListInput { q: Some("spento".into()), ..Default::default() })
+            .await
+            .unwrap();
+        assert_eq!(page.tickets.len(), 1);
+    }
+);
