@@ -24,6 +24,9 @@ pub const MAX_ATTEMPTS: i64 = 8;
 /// The future a job handler returns: `Err` with a message to retry later.
 pub type JobFuture = Pin<Box<dyn Future<Output = std::result::Result<(), String>> + Send>>;
 
+/// How long a woken worker waits for more enqueues before it looks for work.
+pub const WAKE_COALESCE: Duration = Duration::from_millis(25);
+
 /// A job handler.
 pub type Handler = Arc<dyn Fn(App, JobRow) -> JobFuture + Send + Sync>;
 
@@ -151,7 +154,9 @@ impl App {
                 Err(e) => tracing::warn!(error = %e, "cannot claim jobs"),
             }
             tokio::select! {
-                _ = wake.notified() => {}
+                // A burst of enqueues (a busy minute of tickets and their notifications) costs
+                // one look for work, not one per job.
+                _ = wake.notified() => tokio::time::sleep(WAKE_COALESCE).await,
                 _ = tokio::time::sleep(cfg.poll) => {}
                 _ = shutdown.changed() => {}
             }
