@@ -52,6 +52,16 @@ impl Actor {
         Actor { who: Who::System, user_id: None, label: "Sportello".into(), channel }
     }
 
+    /// A customer's contact acting through `channel`, named as in the history.
+    pub fn contact(c: &store::ContactRow, channel: Channel) -> Actor {
+        Actor {
+            who: Who::Contact { contact_id: c.id, customer_id: c.customer_id },
+            user_id: None,
+            label: if c.name.is_empty() { c.email.clone() } else { format!("{} <{}>", c.name, c.email) },
+            channel,
+        }
+    }
+
     /// Whether the actor is staff of the operator (system, admin or agent).
     pub fn is_staff(&self) -> bool {
         matches!(self.who, Who::System | Who::Admin | Who::Agent { .. })

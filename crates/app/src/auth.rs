@@ -164,12 +164,7 @@ impl App {
         let c = store::people::contact(&mut tx, contact_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("contact {contact_id}")))?;
-        Ok(Actor {
-            who: Who::Contact { contact_id: c.id, customer_id: c.customer_id },
-            user_id: None,
-            label: if c.name.is_empty() { c.email.clone() } else { format!("{} <{}>", c.name, c.email) },
-            channel,
-        })
+        Ok(Actor::contact(&c, channel))
     }
 
     /// The actor for a user by email (command line, tests), with their own role.

@@ -81,10 +81,11 @@ impl App {
 
     /// The acting user's email (for "take").
     pub async fn actor_email(&self, actor: &Actor) -> Result<String> {
-        let id = actor.user_id.ok_or_else(|| Error::invalid("owner", "this actor is not a person"))?;
+        if actor.user_id.is_none() {
+            return Err(Error::invalid("owner", "this actor is not a person"));
+        }
         let mut tx = self.db.read().await?;
-        let u = store::people::user(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("user {id}")))?;
-        Ok(u.email)
+        crate::notify::actor_email(&mut tx, actor).await?.ok_or_else(|| Error::NotFound("the acting user".into()))
     }
 
     /// The id of the latest recorded change (where a live feed starts).

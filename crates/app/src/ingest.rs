@@ -66,25 +66,13 @@ pub struct MailTarget {
     pub ticket: Option<i64>,
 }
 
-/// `local+tag@domain` → (`local@domain` lowercased, the tag).
-fn split_plus(address: &str) -> (String, Option<String>) {
-    let address = address.trim().to_lowercase();
-    match address.rsplit_once('@') {
-        Some((local, domain)) => match local.split_once('+') {
-            Some((base, tag)) => (format!("{base}@{domain}"), Some(tag.to_owned())),
-            None => (address.clone(), None),
-        },
-        None => (address, None),
-    }
-}
-
 impl App {
     /// Where mail delivered this way goes; `NotFound` when no queue has that address.
     pub async fn mail_target(&self, delivery: &Delivery) -> Result<MailTarget> {
         let mut tx = self.db.read().await?;
         match delivery {
             Delivery::Address(address) => {
-                let (base, tag) = split_plus(address);
+                let (base, tag) = domain::mail::split_plus(address);
                 let queue = store::mail::queue_by_address(&mut tx, &base)
                     .await?
                     .ok_or_else(|| Error::NotFound(format!("no queue receives mail for {base}")))?;
@@ -243,12 +231,7 @@ impl App {
         };
         let sender = match (sender, &contact) {
             (Some(a), _) => Some(a),
-            (None, Some(c)) => Some(Actor {
-                who: crate::access::Who::Contact { contact_id: c.id, customer_id: c.customer_id },
-                user_id: None,
-                label: if c.name.is_empty() { c.email.clone() } else { format!("{} <{}>", c.name, c.email) },
-                channel: Channel::Email,
-            }),
+            (None, Some(c)) => Some(Actor::contact(c, Channel::Email)),
             (None, None) => None,
         };
 
@@ -380,7 +363,7 @@ impl App {
             .iter()
             .chain(mail.to.iter())
             .map(|m| m.email.to_lowercase())
-            .filter(|e| *e != from && !queue_addresses.contains(&split_plus(e).0))
+            .filter(|e| *e != from && !queue_addresses.contains(&domain::mail::split_plus(e).0))
             .collect();
         let input = NewTicketInput {
             queue: target.queue.slug.clone(),
@@ -463,15 +446,14 @@ impl App {
         let mut p = crate::error::Problems::default();
         let mut address = |field: &str, v: &Option<String>| -> Option<String> {
             let v = v.as_deref().map(str::trim).filter(|v| !v.is_empty())?;
-            let (base, tag) = split_plus(v);
-            let ok = tag.is_none()
-                && base.split('@').count() == 2
-                && base.split('@').all(|part| !part.is_empty())
-                && !base.contains(char::is_whitespace);
-            if !ok {
-                p.add(field, "an address like support@example.net (no +tag)");
+            let (base, tag) = domain::mail::split_plus(v);
+            match domain::mail::normalize_address(&base) {
+                Some(a) if tag.is_none() => Some(a),
+                _ => {
+                    p.add(field, "an address like support@example.net (no +tag)");
+                    Some(base)
+                }
             }
-            Some(base)
         };
         let new_address = address("address", &input.address);
         let new_comment = address("comment_address", &input.comment_address);

@@ -79,12 +79,7 @@ impl App {
     async fn invitee(&self, tx: &mut store::Tx, who: Invitee) -> Result<Option<Person>> {
         Ok(match who {
             Invitee::Contact(id) => store::people::contact(tx, id).await?.map(|c| Person {
-                actor: Actor {
-                    who: Who::Contact { contact_id: c.id, customer_id: c.customer_id },
-                    user_id: None,
-                    label: if c.name.is_empty() { c.email.clone() } else { format!("{} <{}>", c.name, c.email) },
-                    channel: Channel::Web,
-                },
+                actor: Actor::contact(&c, Channel::Web),
                 email: c.email,
                 name: c.name,
             }),

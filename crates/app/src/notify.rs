@@ -253,7 +253,7 @@ pub(crate) fn quiet(origin: Option<&crate::mail::MailOrigin>) -> bool {
 }
 
 /// The email address of the acting person, if any (to leave them out).
-async fn actor_email(tx: &mut Tx, actor: &Actor) -> Result<Option<String>> {
+pub(crate) async fn actor_email(tx: &mut Tx, actor: &Actor) -> Result<Option<String>> {
     if let Who::Contact { contact_id, .. } = actor.who {
         return Ok(store::people::contact(tx, contact_id).await?.map(|c| c.email.to_lowercase()));
     }

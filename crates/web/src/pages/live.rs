@@ -225,7 +225,7 @@ async fn ticket_feed(
     // Staff only: the history of a ticket includes internal comments.
     s.actor.require_staff().map_err(viewer.err())?;
     let token = cookie(&headers, SESSION_COOKIE).unwrap_or("").to_owned();
-    let number: i64 = raw.parse().map_err(|_| viewer.err()(app::Error::NotFound(format!("ticket {raw}"))))?;
+    let number = super::ticket_number(&viewer, &raw)?;
     let t = state.app.ticket(&s.actor, number).await.map_err(viewer.err())?;
     let after = after_param(query.as_deref());
     let receiver = state.live.subscribe();

@@ -141,7 +141,9 @@ impl FromRequestParts<AppState> for Viewer {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let session = match cookie(&parts.headers, SESSION_COOKIE) {
-            Some(token) => state.app.session(token).await.map_err(|e| PageError::App(e, fallback_tr(state, parts)))?,
+            Some(token) => {
+                state.app.session(token).await.map_err(|e| PageError::App(e, browser_tr(state, &parts.headers)))?
+            }
             None => None,
         };
         let accept = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
@@ -160,14 +162,15 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
-pub(crate) fn fallback_tr(state: &AppState, parts: &Parts) -> Tr {
-    browser_tr(state, &parts.headers)
-}
-
 /// Translations from the browser's `Accept-Language` alone (no session read).
 fn browser_tr(state: &AppState, headers: &HeaderMap) -> Tr {
     let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     Tr { lang: i18n::negotiate(None, accept, &state.pages.default_language), tz: state.pages.time_zone.clone() }
+}
+
+/// A ticket number from a URL; anything else is a page that does not exist.
+pub(crate) fn ticket_number(viewer: &Viewer, text: &str) -> Result<i64, PageError> {
+    text.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| viewer.err()(Error::NotFound(format!("ticket {text}"))))
 }
 
 /// The "not found" page, for a browser asking for a path that no page has.

@@ -341,10 +341,6 @@ struct TicketPage {
     problems: Problems,
 }
 
-fn number_of(viewer: &Viewer, text: &str) -> Result<i64, PageError> {
-    text.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| viewer.err()(Error::NotFound(format!("ticket {text}"))))
-}
-
 /// A size in bytes for people: `512 B`, `12 KB`, `3.4 MB`.
 fn human_size(bytes: i64) -> String {
     match bytes {
@@ -407,7 +403,7 @@ async fn ticket_page(
     Path(number): Path<String>,
 ) -> Result<Response, PageError> {
     let s = viewer.require()?;
-    let n = number_of(&viewer, &number)?;
+    let n = super::ticket_number(&viewer, &number)?;
     if !s.portal {
         return Ok(Redirect::to(&format!("/tickets/{n}")).into_response());
     }
@@ -422,7 +418,7 @@ async fn reply(
 ) -> Result<Response, PageError> {
     let s = viewer.require()?;
     check_csrf(&viewer, form.get("csrf").unwrap_or(""))?;
-    let n = number_of(&viewer, &number)?;
+    let n = super::ticket_number(&viewer, &number)?;
     if !s.portal {
         return Ok(Redirect::to(&format!("/tickets/{n}")).into_response());
     }
@@ -464,7 +460,7 @@ async fn set_status(
 ) -> Result<Response, PageError> {
     let s = viewer.require()?;
     check_csrf(viewer, csrf)?;
-    let n = number_of(viewer, number)?;
+    let n = super::ticket_number(viewer, number)?;
     if !s.portal {
         return Ok(Redirect::to(&format!("/tickets/{n}")).into_response());
     }
@@ -498,7 +494,7 @@ async fn attachment(
     Path((number, id)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let s = viewer.require()?;
-    let n = number_of(&viewer, &number)?;
+    let n = super::ticket_number(&viewer, &number)?;
     let id: i64 = id.parse().map_err(|_| viewer.err()(Error::NotFound(format!("attachment {id}"))))?;
     // The app answers NotFound for another customer's ticket and for files of internal comments.
     let (a, data) = state.app.attachment(&s.actor, n, id).await.map_err(viewer.err())?;

@@ -29,16 +29,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/tickets/{number}/attachments/{id}", get(attachment))
 }
 
-/// A ticket number from the URL; anything else is a page that does not exist.
-fn number(raw: &str, viewer: &Viewer) -> Result<i64, PageError> {
-    raw.parse::<i64>().map_err(|_| viewer.err()(app::Error::NotFound(format!("ticket {raw}"))))
-}
-
 /// The session, after the form's CSRF token is checked, and the ticket number of a form post.
 fn posted<'v>(viewer: &'v Viewer, form: &Submitted, raw: &str) -> Result<(&'v Session, i64), PageError> {
     let s = viewer.require()?;
     check_csrf(viewer, form.get("csrf").unwrap_or(""))?;
-    Ok((s, number(raw, viewer)?))
+    Ok((s, super::ticket_number(viewer, raw)?))
 }
 
 #[derive(Template)]
@@ -114,7 +109,7 @@ async fn page(State(state): State<AppState>, viewer: Viewer, Path(raw): Path<Str
     if s.portal {
         return Ok(Redirect::to(&format!("/portal/tickets/{raw}")).into_response());
     }
-    let n = number(&raw, &viewer)?;
+    let n = super::ticket_number(&viewer, &raw)?;
     show(&state, &viewer, n, None).await
 }
 
@@ -355,7 +350,7 @@ async fn attachment(
     Path((raw, id)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let s = viewer.require()?;
-    let n = number(&raw, &viewer)?;
+    let n = super::ticket_number(&viewer, &raw)?;
     let id = id.parse::<i64>().map_err(|_| viewer.err()(app::Error::NotFound(format!("attachment {id}"))))?;
     let (a, data) = state.app.attachment(&s.actor, n, id).await.map_err(viewer.err())?;
     Ok(super::download(&a.filename, &a.content_type, data))
