@@ -44,12 +44,15 @@ pub struct Actor {
     pub label: String,
     /// The channel the request came through.
     pub channel: Channel,
+    /// The acting person's email address, lowercased (none for Sportello itself and
+    /// integration tokens).
+    pub email: Option<String>,
 }
 
 impl Actor {
     /// Sportello itself acting through `channel` (command line, jobs, demo).
     pub fn system(channel: Channel) -> Actor {
-        Actor { who: Who::System, user_id: None, label: "Sportello".into(), channel }
+        Actor { who: Who::System, user_id: None, label: "Sportello".into(), channel, email: None }
     }
 
     /// A customer's contact acting through `channel`, named as in the history.
@@ -59,6 +62,7 @@ impl Actor {
             user_id: None,
             label: if c.name.is_empty() { c.email.clone() } else { format!("{} <{}>", c.name, c.email) },
             channel,
+            email: Some(c.email.to_lowercase()),
         }
     }
 

@@ -238,6 +238,7 @@ impl App {
         let q = store::queues::by_id(&mut tx, q.id).await?.ok_or_else(|| Error::NotFound(format!("queue {slug}")))?;
         let v = self.queue_view(&mut tx, q).await?;
         tx.commit().await?;
+        self.forget_notice_cache();
         Ok(v)
     }
 

@@ -93,10 +93,12 @@ impl App {
     }
 
     /// Forgets every remembered token (after a revocation or a change to users or rights).
+    /// The notices' copies of users and rights go with them.
     pub(crate) fn forget_tokens(&self) {
         if let Ok(mut cache) = self.token_cache.lock() {
             cache.clear();
         }
+        self.forget_notice_cache();
     }
 
     async fn lookup_token(&self, hash: &str, channel: Channel) -> Result<Actor> {
@@ -120,6 +122,7 @@ impl App {
                         user_id: Some(user.id),
                         label: format!("{} <{}>", user.name, user.email),
                         channel,
+                        email: Some(user.email.to_lowercase()),
                     }),
                     (_, Role::Agent) => self.user_actor(&mut tx, &user, Role::Agent, channel).await,
                     _ => Err(Error::Unauthenticated),
@@ -133,6 +136,7 @@ impl App {
                 user_id: None,
                 label: format!("token {}", token.name),
                 channel,
+                email: None,
             }),
         }
     }
@@ -155,7 +159,13 @@ impl App {
             },
             Role::Contact => return Err(Error::Internal("users are never contacts".into())),
         };
-        Ok(Actor { who, user_id: Some(user.id), label: format!("{} <{}>", user.name, user.email), channel })
+        Ok(Actor {
+            who,
+            user_id: Some(user.id),
+            label: format!("{} <{}>", user.name, user.email),
+            channel,
+            email: Some(user.email.to_lowercase()),
+        })
     }
 
     /// The actor for a contact (a customer's person) acting through `channel`.

@@ -181,6 +181,7 @@ impl App {
                     store::mail::mark_bouncing(&mut w, r, status, now).await?;
                 }
                 w.commit().await?;
+                self.forget_notice_cache();
             }
             return match ticket {
                 Some(t) => {
@@ -198,7 +199,14 @@ impl App {
                         status: None,
                         owner: None,
                     };
-                    let origin = MailOrigin { message_id, from, raw: mail.raw, outcome: "bounce", quiet: true };
+                    let origin = MailOrigin {
+                        message_id,
+                        from,
+                        raw: mail.raw,
+                        outcome: "bounce",
+                        quiet: true,
+                        sender_bounced: false,
+                    };
                     self.write_message(&Actor::system(Channel::Email), t, input, Some(origin)).await?;
                     Ok(Outcome::Bounce(Some(t)))
                 }
@@ -216,6 +224,9 @@ impl App {
                 .await?;
             return Ok(Outcome::Held(id));
         }
+
+        // A message from an address we marked as bouncing shows that it works again.
+        let sender_bounced = store::mail::is_bouncing(&mut tx, &from).await?;
 
         // Who wrote: an agent (by their address), a known contact, or a stranger.
         let user = store::people::user_by_email(&mut tx, &from).await?.filter(|u| u.active);
@@ -285,7 +296,8 @@ impl App {
                     let kind = if matches!(a, TicketAccess::Customer) { MessageKind::Reply } else { action_kind };
                     let input = MessageInput { kind, body, body_html: html, attachments, status: None, owner: None };
                     let outcome = if kind == MessageKind::Reply { "reply" } else { "comment" };
-                    let origin = MailOrigin { message_id, from, raw: keep_raw(mail.raw), outcome, quiet };
+                    let origin =
+                        MailOrigin { message_id, from, raw: keep_raw(mail.raw), outcome, quiet, sender_bounced };
                     self.write_message(actor, t.id, input, Some(origin)).await?;
                     self.note_masked(t.id, &masked).await?;
                     return Ok(if kind == MessageKind::Reply { Outcome::Reply(t.id) } else { Outcome::Comment(t.id) });
@@ -303,8 +315,14 @@ impl App {
                         status: None,
                         owner: None,
                     };
-                    let origin =
-                        MailOrigin { message_id, from, raw: keep_raw(mail.raw), outcome: "comment", quiet: true };
+                    let origin = MailOrigin {
+                        message_id,
+                        from,
+                        raw: keep_raw(mail.raw),
+                        outcome: "comment",
+                        quiet: true,
+                        sender_bounced,
+                    };
                     self.write_message(&Actor::system(Channel::Email), t.id, input, Some(origin)).await?;
                     self.note_masked(t.id, &masked).await?;
                     return Ok(Outcome::Comment(t.id));
@@ -375,7 +393,8 @@ impl App {
             attachments,
             ..Default::default()
         };
-        let origin = MailOrigin { message_id, from, raw: keep_raw(mail.raw), outcome: "new_ticket", quiet };
+        let origin =
+            MailOrigin { message_id, from, raw: keep_raw(mail.raw), outcome: "new_ticket", quiet, sender_bounced };
         let view = self.open_ticket(&actor, input, Some(origin)).await?;
         self.note_masked(view.number, &masked).await?;
         Ok(Outcome::NewTicket(view.number))
@@ -509,6 +528,7 @@ impl App {
                 .await?;
         }
         tx.commit().await?;
+        self.forget_notice_cache();
         Ok(m)
     }
 }

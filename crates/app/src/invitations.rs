@@ -89,6 +89,7 @@ impl App {
                     user_id: Some(u.id),
                     label: format!("{} <{}>", u.name, u.email),
                     channel: Channel::Web,
+                    email: Some(u.email.to_lowercase()),
                 },
                 email: u.email,
                 name: u.name,

@@ -6,12 +6,14 @@ pub mod access;
 pub mod account;
 pub mod admin;
 pub mod auth;
+mod cache;
 pub mod console;
 pub mod error;
 pub mod ingest;
 pub mod invitations;
 pub mod jobs;
 pub mod mail;
+pub mod mailboxes;
 pub mod notify;
 pub mod sessions;
 pub mod text;
@@ -84,9 +86,6 @@ impl Clock {
     }
 }
 
-/// Mail templates read from the database, by `language/kind`: (when read, subject, body).
-pub(crate) type TemplateCache = std::collections::HashMap<String, (std::time::Instant, String, String)>;
-
 /// The application: the database, the settings and the clock, cheap to clone.
 #[derive(Clone)]
 pub struct App {
@@ -100,8 +99,8 @@ pub struct App {
     pub jobs_wake: Arc<tokio::sync::Notify>,
     /// Actors of recently seen API tokens (see [`auth::TOKEN_CACHE_TTL`]).
     pub(crate) token_cache: Arc<std::sync::Mutex<std::collections::HashMap<String, (Actor, std::time::Instant)>>>,
-    /// Mail templates read from the database, by `language/kind`, with when they were read.
-    pub(crate) template_cache: Arc<std::sync::Mutex<TemplateCache>>,
+    /// What notifications read on every change (see [`cache`]).
+    pub(crate) notice_cache: Arc<cache::NoticeCache>,
 }
 
 impl App {
@@ -113,7 +112,7 @@ impl App {
             clock: Clock::System,
             jobs_wake: Arc::new(tokio::sync::Notify::new()),
             token_cache: Arc::default(),
-            template_cache: Arc::default(),
+            notice_cache: Arc::default(),
         }
     }
 

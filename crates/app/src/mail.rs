@@ -111,6 +111,8 @@ pub struct MailOrigin {
     /// An automatic message, or a sender over the hourly limit: recorded, but it triggers no
     /// automatic mail.
     pub quiet: bool,
+    /// The sender's address was marked as bouncing: a message from it shows that it works again.
+    pub sender_bounced: bool,
 }
 
 impl MailOrigin {
@@ -132,6 +134,9 @@ impl MailOrigin {
             outcome: self.outcome.to_owned(),
         };
         store::mail::insert(tx, &rec, Some(ticket_id), Some(message_row_id), now).await?;
+        if self.sender_bounced {
+            store::mail::clear_bouncing(tx, &self.from).await?;
+        }
         Ok(())
     }
 }

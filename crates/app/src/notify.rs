@@ -16,11 +16,9 @@
 //! bounces. A change from an email marked quiet (automatic, or over the sender's rate) sends
 //! nothing automatic.
 
-use std::collections::HashMap;
-
 use domain::{Channel, MessageKind, Reference, Status};
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, Message};
+use lettre::message::{Mailbox, Mailboxes, Message};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 use store::{TicketRow, Tx};
@@ -170,18 +168,36 @@ fn describe(e: &minijinja::Error) -> String {
     }
 }
 
+/// A subject and body template compiled once, rendered for many recipients.
+pub(crate) struct Compiled {
+    env: Environment<'static>,
+}
+
+impl Compiled {
+    /// Compiles a template pair; `Err((field, message))` names the part and the line.
+    fn new(subject: &str, body: &str) -> std::result::Result<Compiled, (&'static str, String)> {
+        let mut env = environment();
+        env.add_template_owned("subject", subject.to_owned()).map_err(|e| ("subject", describe(&e)))?;
+        env.add_template_owned("body", body.to_owned()).map_err(|e| ("body", describe(&e)))?;
+        Ok(Compiled { env })
+    }
+
+    /// Renders both parts with `vars`; the subject comes out on one line.
+    fn render(&self, vars: &Vars) -> std::result::Result<RenderedMail, (&'static str, String)> {
+        let one = |field: &'static str| -> std::result::Result<String, (&'static str, String)> {
+            let tpl = self.env.get_template(field).map_err(|e| (field, describe(&e)))?;
+            tpl.render(vars).map_err(|e| (field, describe(&e)))
+        };
+        let subject = one("subject")?;
+        let body = one("body")?;
+        let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+        Ok(RenderedMail { subject, body })
+    }
+}
+
 /// Renders a subject and body template; `Err((field, message))` names the part and the line.
 fn render(subject: &str, body: &str, vars: &Vars) -> std::result::Result<RenderedMail, (&'static str, String)> {
-    let env = environment();
-    let one = |field: &'static str, src: &str| -> std::result::Result<String, (&'static str, String)> {
-        let tpl = env.template_from_str(src).map_err(|e| (field, describe(&e)))?;
-        tpl.render(vars).map_err(|e| (field, describe(&e)))
-    };
-    let subject = one("subject", subject)?;
-    let body = one("body", body)?;
-    // A subject is one line.
-    let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
-    Ok(RenderedMail { subject, body })
+    Compiled::new(subject, body)?.render(vars)
 }
 
 fn check_kind(kind: &str, language: &str) -> Result<()> {
@@ -252,43 +268,79 @@ pub(crate) fn quiet(origin: Option<&crate::mail::MailOrigin>) -> bool {
     origin.is_some_and(|o| o.quiet)
 }
 
-/// The email address of the acting person, if any (to leave them out).
-pub(crate) async fn actor_email(tx: &mut Tx, actor: &Actor) -> Result<Option<String>> {
-    if let Who::Contact { contact_id, .. } = actor.who {
-        return Ok(store::people::contact(tx, contact_id).await?.map(|c| c.email.to_lowercase()));
-    }
-    match actor.user_id {
-        Some(id) => Ok(store::people::user(tx, id).await?.map(|u| u.email.to_lowercase())),
-        None => Ok(None),
-    }
+/// What every notice of one change shares, read once for the change.
+pub(crate) struct Setting {
+    /// The ticket's queue: name, reference prefix, addresses.
+    queue: store::mail::QueueMail,
+    /// The ticket's customer.
+    customer: Option<store::CustomerRow>,
 }
 
-/// How long a template read from the database is reused by this process (an admin's change
-/// reaches other nodes within this; this node's own changes at once).
-const TEMPLATE_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
-
 impl App {
-    /// The template in force for (language, kind), from this process's short cache when fresh.
-    async fn cached_template(&self, tx: &mut Tx, language: &str, kind: &str) -> Result<(String, String)> {
-        let key = format!("{language}/{kind}");
-        if let Ok(cache) = self.template_cache.lock()
-            && let Some((at, s, b)) = cache.get(&key)
-            && at.elapsed() < TEMPLATE_CACHE_TTL
-        {
-            return Ok((s.clone(), b.clone()));
+    /// The compiled template in force for (language, kind), from this process's short cache
+    /// when fresh.
+    async fn compiled_template(
+        &self,
+        tx: &mut Tx,
+        language: &'static str,
+        kind: &'static str,
+    ) -> Result<std::sync::Arc<Compiled>> {
+        if let Some(c) = self.notice_cache.templates.get(&(language, kind)) {
+            return Ok(c);
         }
-        let (s, b, _) = template_in_force(tx, language, kind).await?;
-        if let Ok(mut cache) = self.template_cache.lock() {
-            cache.insert(key, (std::time::Instant::now(), s.clone(), b.clone()));
-        }
-        Ok((s, b))
+        let (s, b, overridden) = template_in_force(tx, language, kind).await?;
+        let compiled = match Compiled::new(&s, &b) {
+            Ok(c) => c,
+            // An override that stopped compiling (checked when saved, so rare): the default.
+            Err((field, e)) => {
+                tracing::warn!(kind, language, field, error = %e, overridden, "mail template does not compile; using the default");
+                let (s, b) = split_file(default_template(language, kind).unwrap_or_default());
+                Compiled::new(&s, &b).map_err(|(f, e)| Error::Internal(format!("default template {f}: {e}")))?
+            }
+        };
+        let compiled = std::sync::Arc::new(compiled);
+        self.notice_cache.templates.put((language, kind), compiled.clone());
+        Ok(compiled)
     }
 
-    /// Forgets the cached templates (after an admin's change).
-    fn forget_templates(&self) {
-        if let Ok(mut cache) = self.template_cache.lock() {
-            cache.clear();
+    /// Forgets the cached templates, queues and watchers (after an admin's change).
+    pub(crate) fn forget_notice_cache(&self) {
+        self.notice_cache.clear();
+    }
+
+    /// The agents who see a queue (from the short cache when fresh).
+    async fn queue_watchers(&self, tx: &mut Tx, queue_id: i64) -> Result<Vec<store::outbox::Recipient>> {
+        if let Some(w) = self.notice_cache.watchers.get(&queue_id) {
+            return Ok(w);
         }
+        let w = store::outbox::queue_watchers(tx, queue_id).await?;
+        self.notice_cache.watchers.put(queue_id, w.clone());
+        Ok(w)
+    }
+
+    /// Reads what the notices of one change to `t` share; `customer` when the caller has it.
+    pub(crate) async fn notice_setting(
+        &self,
+        tx: &mut Tx,
+        t: &TicketRow,
+        customer: Option<store::CustomerRow>,
+    ) -> Result<Setting> {
+        let queue = match self.notice_cache.queues.get(&t.queue_id) {
+            Some(q) => q,
+            None => {
+                let q = store::mail::queue_mail_by_id(tx, t.queue_id)
+                    .await?
+                    .ok_or_else(|| Error::Internal(format!("ticket {} without queue", t.id)))?;
+                self.notice_cache.queues.put(t.queue_id, q.clone());
+                q
+            }
+        };
+        let customer = match (customer, t.customer_id) {
+            (Some(c), Some(id)) if c.id == id => Some(c),
+            (_, Some(id)) => store::people::customer(tx, id).await?,
+            (_, None) => None,
+        };
+        Ok(Setting { queue, customer })
     }
 
     /// Renders `notice` for each recipient and puts it in the outbox with its `mail.send` job,
@@ -297,36 +349,27 @@ impl App {
         &self,
         tx: &mut Tx,
         actor: &Actor,
+        setting: &Setting,
         notice: &Notice<'_>,
         recipients: Vec<store::outbox::Recipient>,
         now: i64,
     ) -> Result<usize> {
         let t = notice.ticket;
-        let me = actor_email(tx, actor).await?;
+        let me = actor.email.as_deref();
         let mut seen: Vec<String> = Vec::new();
         let mut to = Vec::new();
         for r in recipients {
             let email = r.email.trim().to_lowercase();
-            if email.is_empty() || Some(&email) == me.as_ref() || seen.contains(&email) {
+            if r.bouncing || email.is_empty() || Some(email.as_str()) == me || seen.contains(&email) {
                 continue;
             }
             seen.push(email.clone());
             to.push(store::outbox::Recipient { email, ..r });
         }
-        // One look at the bounce list for all of them.
-        let bouncing = store::mail::bouncing_among(tx, &seen).await?;
-        to.retain(|r| !bouncing.contains(&r.email));
         if to.is_empty() {
             return Ok(0);
         }
-        // One read for the queue's name, prefix and addresses.
-        let queue = store::mail::queue_mail_by_id(tx, t.queue_id)
-            .await?
-            .ok_or_else(|| Error::Internal(format!("ticket {} without queue", t.id)))?;
-        let customer = match t.customer_id {
-            Some(id) => store::people::customer(tx, id).await?,
-            None => None,
-        };
+        let (queue, customer) = (&setting.queue, &setting.customer);
         let reference = Reference::new(&queue.reference_prefix, t.id).to_string();
         let agent_side = notice.kind.starts_with("agent_");
         // Agents' notices stay out of the customer's thread: they need no thread to join.
@@ -358,7 +401,6 @@ impl App {
         } else {
             to.into_iter().map(|r| vec![r]).collect()
         };
-        let mut templates: HashMap<&'static str, (String, String)> = HashMap::new();
         let mut queued = 0;
         for batch in batches {
             let r = if batch.len() == 1 {
@@ -367,11 +409,7 @@ impl App {
                 store::outbox::Recipient { name: String::new(), ..batch[0].clone() }
             };
             let language = language_of(&r.language);
-            if !templates.contains_key(language) {
-                let (s, b) = self.cached_template(tx, language, notice.kind).await?;
-                templates.insert(language, (s, b));
-            }
-            let (subject_tpl, body_tpl) = &templates[language];
+            let template = self.compiled_template(tx, language, notice.kind).await?;
             let portal_url = match &self.config.public_url {
                 Some(base) if agent_side => format!("{}/tickets/{}", base.trim_end_matches('/'), t.id),
                 Some(base) => format!("{}/portal/tickets/{}", base.trim_end_matches('/'), t.id),
@@ -393,7 +431,7 @@ impl App {
                 recipient: PersonVars { name: r.name.clone(), email: r.email.clone() },
                 portal_url,
             };
-            let rendered = match render(subject_tpl, body_tpl, &vars) {
+            let rendered = match template.render(&vars) {
                 Ok(m) => m,
                 Err((field, e)) => {
                     // An override that stopped rendering (checked when saved, so rare): the default.
@@ -413,11 +451,13 @@ impl App {
                 continue;
             }
             let message_id = format!("ticket-{}.{:016x}@{domain}", t.id, rand::random::<u64>());
-            let mut b = Message::builder().from(from.clone()).reply_to(reply_to.clone());
-            for (m, _) in &rcpts {
-                b = b.to(m.clone());
-            }
-            let mut b = b
+            // All recipients in one `To` header, set once (adding them one by one re-parses the
+            // header each time).
+            let to_header: Mailboxes = rcpts.iter().map(|(m, _)| m.clone()).collect();
+            let mut b = Message::builder()
+                .from(from.clone())
+                .reply_to(reply_to.clone())
+                .header(lettre::message::header::To::from(to_header))
                 .subject(format!("[{reference}] {}", rendered.subject))
                 .message_id(Some(format!("<{message_id}>")))
                 .date(std::time::SystemTime::from(crate::views::ts(now)));
@@ -473,30 +513,33 @@ impl App {
     }
 
     /// A new ticket: the acknowledgement to the requestors (when it came from the customer's
-    /// side or by email) and the notice to the queue's agents.
+    /// side or by email) and the notice to the queue's agents. `customer` is the ticket's
+    /// customer when the caller has read it.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn notify_opened(
         &self,
         tx: &mut Tx,
         actor: &Actor,
         t: &TicketRow,
+        customer: Option<store::CustomerRow>,
         body: &str,
         message_row_id: i64,
         now: i64,
     ) -> Result<()> {
+        let setting = self.notice_setting(tx, t, customer).await?;
         let from_customer = matches!(actor.who, Who::Contact { .. } | Who::Partner { .. });
         if from_customer || actor.channel == Channel::Email {
             let requestors: Vec<_> =
                 store::outbox::ticket_contacts(tx, t.id).await?.into_iter().filter(|c| !c.cc).collect();
             // The acknowledgement goes to the author too: it carries the reference.
-            let system = Actor::system(actor.channel);
-            let notice = Notice { kind: "ack", ticket: t, body, message_row_id: Some(message_row_id) };
-            let mut as_author = system.clone();
+            let mut as_author = Actor::system(actor.channel);
             as_author.label = actor.label.clone();
-            self.queue_notice(tx, &as_author, &notice, requestors, now).await?;
+            let notice = Notice { kind: "ack", ticket: t, body, message_row_id: Some(message_row_id) };
+            self.queue_notice(tx, &as_author, &setting, &notice, requestors, now).await?;
         }
-        let agents = store::outbox::queue_watchers(tx, t.queue_id).await?;
+        let agents = self.queue_watchers(tx, t.queue_id).await?;
         let notice = Notice { kind: "agent_new", ticket: t, body, message_row_id: Some(message_row_id) };
-        self.queue_notice(tx, actor, &notice, agents, now).await?;
+        self.queue_notice(tx, actor, &setting, &notice, agents, now).await?;
         Ok(())
     }
 
@@ -513,33 +556,41 @@ impl App {
         from_staff: bool,
         now: i64,
     ) -> Result<bool> {
+        let resolving = t.status == Status::Resolved && before != Status::Resolved;
+        let replying = matches!(message, Some((MessageKind::Reply, _, _)));
+        if !resolving && !replying {
+            return Ok(false);
+        }
+        let setting = self.notice_setting(tx, t, None).await?;
         let mut replied = false;
         let mut queued = 0;
         if let Some((MessageKind::Reply, body, mid)) = message {
             if from_staff {
                 let contacts = store::outbox::ticket_contacts(tx, t.id).await?;
                 let notice = Notice { kind: "reply", ticket: t, body, message_row_id: Some(mid) };
-                queued = self.queue_notice(tx, actor, &notice, contacts, now).await?;
+                queued = self.queue_notice(tx, actor, &setting, &notice, contacts, now).await?;
                 replied = queued > 0;
             } else if let Some(owner) = t.owner_id
                 && let Some(u) = store::people::user(tx, owner).await?
                 && u.active
             {
+                let bouncing = store::mail::is_bouncing(tx, &u.email.to_lowercase()).await?;
                 let to = vec![store::outbox::Recipient {
                     email: u.email,
                     name: u.name,
                     language: u.language.unwrap_or_default(),
                     cc: false,
+                    bouncing,
                 }];
                 let notice = Notice { kind: "agent_reply", ticket: t, body, message_row_id: Some(mid) };
-                queued += self.queue_notice(tx, actor, &notice, to, now).await?;
+                queued += self.queue_notice(tx, actor, &setting, &notice, to, now).await?;
             }
         }
-        if t.status == Status::Resolved && before != Status::Resolved && !replied {
+        if resolving && !replied {
             let requestors: Vec<_> =
                 store::outbox::ticket_contacts(tx, t.id).await?.into_iter().filter(|c| !c.cc).collect();
             let notice = Notice { kind: "resolved", ticket: t, body: "", message_row_id: None };
-            queued += self.queue_notice(tx, actor, &notice, requestors, now).await?;
+            queued += self.queue_notice(tx, actor, &setting, &notice, requestors, now).await?;
         }
         Ok(queued > 0)
     }
@@ -589,7 +640,7 @@ impl App {
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
         store::outbox::set_template(&mut tx, language, kind, subject, body, now).await?;
-        self.forget_templates();
+        self.forget_notice_cache();
         crate::admin::audit(
             &mut tx,
             actor,
@@ -619,7 +670,7 @@ impl App {
         check_kind(kind, language)?;
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
-        self.forget_templates();
+        self.forget_notice_cache();
         if store::outbox::delete_template(&mut tx, language, kind).await? {
             crate::admin::audit(
                 &mut tx,

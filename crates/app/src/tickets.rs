@@ -400,13 +400,13 @@ impl App {
                     if let Some(o) = &origin {
                         o.record(&mut *w, t.id, m.id, now).await?;
                     }
-                    if !crate::notify::quiet(origin.as_ref()) {
-                        app.notify_opened(&mut *w, &actor, &t, &m.body_text, m.id, now).await?;
-                    }
                     if customer.is_none()
                         && let Some(id) = customer_id
                     {
                         customer = store::people::customer(&mut *w, id).await?;
+                    }
+                    if !crate::notify::quiet(origin.as_ref()) {
+                        app.notify_opened(&mut *w, &actor, &t, customer.clone(), &m.body_text, m.id, now).await?;
                     }
                     Ok(Written { t, reference, requestor_rows, cc_rows, customer })
                 })

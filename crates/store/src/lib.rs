@@ -34,6 +34,7 @@ pub mod blobs;
 pub mod bulk;
 pub mod events;
 pub mod group;
+pub mod imap;
 pub mod invitations;
 pub mod jobs;
 pub mod mail;

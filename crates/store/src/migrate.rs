@@ -58,6 +58,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_jobs_by_kind.sql"),
         postgres: include_str!("../migrations/postgres/0007_jobs_by_kind.sql"),
     },
+    Migration {
+        version: 8,
+        name: "imap_leases",
+        sqlite: include_str!("../migrations/sqlite/0008_imap_leases.sql"),
+        postgres: include_str!("../migrations/postgres/0008_imap_leases.sql"),
+    },
 ];
 
 /// A fingerprint of the whole migration history of one backend (for test templates).

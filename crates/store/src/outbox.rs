@@ -133,18 +133,34 @@ pub struct Recipient {
     pub language: String,
     /// A contact in Cc (false for requestors and users).
     pub cc: bool,
+    /// The address bounces (see `mail::mark_bouncing`): nothing is sent to it.
+    pub bouncing: bool,
+}
+
+/// The subquery that tells whether the address in `$col` bounces.
+macro_rules! bouncing {
+    ($col:literal) => {
+        concat!("EXISTS (SELECT 1 FROM mail_bounces b WHERE b.address = lower(", $col, ")) AS bouncing")
+    };
 }
 
 /// The requestors and Cc of a ticket, with their language.
 pub async fn ticket_contacts(tx: &mut Tx, ticket_id: i64) -> Result<Vec<Recipient>> {
     with_conn!(tx, c => {
         let rows = sqlx::query(
-            "SELECT c.email, c.name, c.language, tc.role FROM ticket_contacts tc JOIN contacts c ON c.id = tc.contact_id
-             WHERE tc.ticket_id = $1 ORDER BY tc.role DESC, c.email")
+            concat!("SELECT c.email, c.name, c.language, tc.role, ", bouncing!("c.email"),
+            " FROM ticket_contacts tc JOIN contacts c ON c.id = tc.contact_id
+             WHERE tc.ticket_id = $1 ORDER BY tc.role DESC, c.email"))
             .bind(ticket_id).fetch_all(&mut *c).await?;
         rows.iter().map(|r| -> Result<Recipient> {
             let role: String = r.try_get("role")?;
-            Ok(Recipient { email: r.try_get("email")?, name: r.try_get("name")?, language: r.try_get("language")?, cc: role == "cc" })
+            Ok(Recipient {
+                email: r.try_get("email")?,
+                name: r.try_get("name")?,
+                language: r.try_get("language")?,
+                cc: role == "cc",
+                bouncing: r.try_get("bouncing")?,
+            })
         }).collect()
     })
 }
@@ -153,12 +169,19 @@ pub async fn ticket_contacts(tx: &mut Tx, ticket_id: i64) -> Result<Vec<Recipien
 pub async fn queue_watchers(tx: &mut Tx, queue_id: i64) -> Result<Vec<Recipient>> {
     with_conn!(tx, c => {
         let rows = sqlx::query(
-            "SELECT u.email, u.name, u.language FROM queue_rights r JOIN users u ON u.id = r.user_id
-             WHERE r.queue_id = $1 AND r.can_see AND u.active AND u.role IN ('agent', 'admin') ORDER BY u.email")
+            concat!("SELECT u.email, u.name, u.language, ", bouncing!("u.email"),
+            " FROM queue_rights r JOIN users u ON u.id = r.user_id
+             WHERE r.queue_id = $1 AND r.can_see AND u.active AND u.role IN ('agent', 'admin') ORDER BY u.email"))
             .bind(queue_id).fetch_all(&mut *c).await?;
         rows.iter().map(|r| -> Result<Recipient> {
             let language: Option<String> = r.try_get("language")?;
-            Ok(Recipient { email: r.try_get("email")?, name: r.try_get("name")?, language: language.unwrap_or_default(), cc: false })
+            Ok(Recipient {
+                email: r.try_get("email")?,
+                name: r.try_get("name")?,
+                language: language.unwrap_or_default(),
+                cc: false,
+                bouncing: r.try_get("bouncing")?,
+            })
         }).collect()
     })
 }

@@ -1,0 +1,68 @@
+//! Short-lived per-process copies of rows that change rarely and are read on every change to a
+//! ticket (a queue's email settings, the agents who watch it, compiled mail templates). A
+//! change made through this process forgets them at once; one made on another node is seen
+//! within [`TTL`].
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a copy is used before it is read again.
+pub(crate) const TTL: Duration = Duration::from_secs(5);
+
+/// A map whose entries expire after [`TTL`].
+pub(crate) struct Ttl<K, V> {
+    map: Mutex<HashMap<K, (Instant, V)>>,
+}
+
+impl<K, V> Default for Ttl<K, V> {
+    fn default() -> Self {
+        Ttl { map: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<K: Hash + Eq, V: Clone> Ttl<K, V> {
+    /// The fresh copy for `key`, if any.
+    pub(crate) fn get(&self, key: &K) -> Option<V> {
+        let map = self.map.lock().ok()?;
+        map.get(key).filter(|(at, _)| at.elapsed() < TTL).map(|(_, v)| v.clone())
+    }
+
+    /// Remembers `value` for `key`.
+    pub(crate) fn put(&self, key: K, value: V) {
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() > 10_000 {
+                map.clear();
+            }
+            map.insert(key, (Instant::now(), value));
+        }
+    }
+
+    /// Forgets everything.
+    pub(crate) fn clear(&self) {
+        if let Ok(mut map) = self.map.lock() {
+            map.clear();
+        }
+    }
+}
+
+/// What notifications read on every change.
+#[derive(Default)]
+pub(crate) struct NoticeCache {
+    /// Compiled templates by (language, kind).
+    pub templates: Ttl<(&'static str, &'static str), Arc<crate::notify::Compiled>>,
+    /// Queues' names, prefixes and addresses by queue id.
+    pub queues: Ttl<i64, store::mail::QueueMail>,
+    /// The agents who see a queue, by queue id (with whether their address bounces).
+    pub watchers: Ttl<i64, Vec<store::outbox::Recipient>>,
+}
+
+impl NoticeCache {
+    /// Forgets everything (after a change to templates, queues, users, rights or bounces).
+    pub(crate) fn clear(&self) {
+        self.templates.clear();
+        self.queues.clear();
+        self.watchers.clear();
+    }
+}
