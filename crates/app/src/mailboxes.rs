@@ -337,6 +337,12 @@ impl App {
     ) -> Result<Option<PollTask>> {
         let now = store::micros(self.now());
         let micros = |d: std::time::Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 2);
+        // A look on a reader first: most of the time nothing is due, and the writer stays free.
+        let mut tx = self.db.read().await?;
+        if !store::imap::any_due(&mut tx, now, now - micros(interval)).await? {
+            return Ok(None);
+        }
+        drop(tx);
         let mut tx = self.db.write().await?;
         let Some(m) = store::imap::claim(&mut tx, node, now, now - micros(interval), now + micros(lease)).await? else {
             return Ok(None);

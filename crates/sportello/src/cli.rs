@@ -96,6 +96,13 @@ pub struct ServeArgs {
     /// Take in email over LMTP at this TCP address (`127.0.0.1:2424`) or unix socket path.
     #[arg(long, env = "SPORTELLO_LMTP_LISTEN")]
     pub lmtp_listen: Option<String>,
+    /// Seconds between two polls of each IMAP mailbox configured by admins (0: this node
+    /// polls none).
+    #[arg(long, env = "SPORTELLO_IMAP_INTERVAL", default_value_t = 60)]
+    pub imap_interval: u64,
+    /// PEM file of certificates to trust for IMAP over TLS besides the system's (a private CA).
+    #[arg(long, env = "SPORTELLO_IMAP_CA_FILE")]
+    pub imap_ca_file: Option<std::path::PathBuf>,
 }
 
 /// Roles a user can be created with from the command line.

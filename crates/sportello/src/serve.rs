@@ -57,6 +57,23 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot take LMTP on {listen}"))?;
         println!("sportello: LMTP on {bound}");
     }
+    if args.imap_interval > 0 {
+        let extra_roots = match &args.imap_ca_file {
+            Some(path) => {
+                let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+                mail::imap::read_roots(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            }
+            None => Vec::new(),
+        };
+        let cfg = mail::imap::PollerConfig {
+            node: node.clone(),
+            interval: std::time::Duration::from_secs(args.imap_interval),
+            extra_roots,
+            ..Default::default()
+        };
+        let (app, stop) = (app.clone(), stop_rx.clone());
+        workers.push(tokio::spawn(async move { mail::imap::run(app, cfg, stop).await }));
+    }
     let router = web::router_with(app.clone(), pages);
     tracing::info!(%addr, backend = ?app.db.backend(), database = %crate::redact(database_url), "serving");
     println!("sportello: listening on http://{addr}");

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use crate::{Result, Tx, with_conn};
+use crate::{Result, Tx};
 
 /// A mailbox to poll, as stored (the password included: the poller needs it in clear).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,16 +118,24 @@ pub async fn update(tx: &mut Tx, id: i64, d: &MailboxData, now: i64) -> Result<b
          WHERE id = $13")
         .bind(&d.name).bind(&d.host).bind(d.port as i32).bind(&d.tls).bind(&d.username).bind(&d.password)
         .bind(&d.folder).bind(d.queue_id).bind(&d.action).bind(&d.done_folder).bind(d.active).bind(now).bind(id)
-        .execute(&mut *c).await)?.rows_affected();
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(n > 0)
 }
 
 /// Removes a mailbox.
 pub async fn delete(tx: &mut Tx, id: i64) -> Result<bool> {
     let n = with_conn!(tx, c => sqlx::query("DELETE FROM imap_mailboxes WHERE id = $1")
-        .bind(id).execute(&mut *c).await)?
-    .rows_affected();
+        .bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(n > 0)
+}
+
+/// Whether some active mailbox is due and free (see [`claim`]).
+pub async fn any_due(tx: &mut Tx, now: i64, due_before: i64) -> Result<bool> {
+    let found: Option<i64> = with_conn!(tx, c => sqlx::query_scalar(
+        "SELECT id FROM imap_mailboxes WHERE active AND (lease_until IS NULL OR lease_until < $1)
+           AND (last_polled_at IS NULL OR last_polled_at <= $2) LIMIT 1")
+        .bind(now).bind(due_before).fetch_optional(&mut *c).await)?;
+    Ok(found.is_some())
 }
 
 /// Takes the lease of the active mailbox polled longest ago whose turn has come (last polled
@@ -155,8 +163,7 @@ pub async fn claim(tx: &mut Tx, node: &str, now: i64, due_before: i64, lease_unt
 pub async fn advance(tx: &mut Tx, id: i64, node: &str, uid_validity: i64, last_uid: i64) -> Result<bool> {
     let n = with_conn!(tx, c => sqlx::query(
         "UPDATE imap_mailboxes SET uid_validity = $3, last_uid = $4 WHERE id = $1 AND leased_by = $2")
-        .bind(id).bind(node).bind(uid_validity).bind(last_uid).execute(&mut *c).await)?
-    .rows_affected();
+        .bind(id).bind(node).bind(uid_validity).bind(last_uid).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(n > 0)
 }
 
@@ -172,7 +179,6 @@ pub async fn finish(tx: &mut Tx, id: i64, node: &str, now: i64, fetched: i64, er
 /// Makes a mailbox due at once (an admin's "poll now").
 pub async fn make_due(tx: &mut Tx, id: i64) -> Result<bool> {
     let n = with_conn!(tx, c => sqlx::query("UPDATE imap_mailboxes SET last_polled_at = NULL WHERE id = $1")
-        .bind(id).execute(&mut *c).await)?
-    .rows_affected();
+        .bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(n > 0)
 }

@@ -11,6 +11,7 @@ mod browser;
 mod client;
 mod console_pages;
 mod jobs;
+mod mail_imap;
 mod mail_in;
 mod mail_out;
 mod mail_parse;
