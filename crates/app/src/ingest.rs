@@ -299,7 +299,7 @@ impl App {
                     let origin =
                         MailOrigin { message_id, from, raw: keep_raw(mail.raw), outcome, quiet, sender_bounced };
                     self.write_message(actor, t.id, input, Some(origin)).await?;
-                    self.note_masked(t.id, &masked).await?;
+                    self.note_masked(t.id, &masked, mail.from.as_ref(), quiet).await?;
                     return Ok(if kind == MessageKind::Reply { Outcome::Reply(t.id) } else { Outcome::Comment(t.id) });
                 }
                 // Someone else: nobody injects text into another customer's ticket.
@@ -324,7 +324,7 @@ impl App {
                         sender_bounced,
                     };
                     self.write_message(&Actor::system(Channel::Email), t.id, input, Some(origin)).await?;
-                    self.note_masked(t.id, &masked).await?;
+                    self.note_masked(t.id, &masked, None, true).await?;
                     return Ok(Outcome::Comment(t.id));
                 }
                 _ => {}
@@ -364,7 +364,27 @@ impl App {
                     return Ok(Outcome::Held(id));
                 }
                 "refuse" => {
-                    self.record_mail_only(&mail, &message_id, "refused", None).await?;
+                    // Recorded, and answered politely unless the message was automatic, the
+                    // sender over the hourly limit, or their address bounces.
+                    let now = store::micros(self.now());
+                    let mut w = self.db.write().await?;
+                    let sha = store::blobs::put(&mut w, &mail.raw, now).await?;
+                    let rec = store::mail::MailRecord {
+                        direction: "in",
+                        message_id: message_id.clone(),
+                        from_address: from.clone(),
+                        raw_sha256: Some(sha),
+                        outcome: "refused".into(),
+                    };
+                    store::mail::insert(&mut w, &rec, None, None, now).await?;
+                    if !quiet
+                        && !sender_bounced
+                        && let Some(sender) = &mail.from
+                    {
+                        self.queue_refusal(&mut w, &target.queue, sender, &subject, &message_id, now).await?;
+                    }
+                    w.commit().await?;
+                    self.jobs_wake.notify_one();
                     return Ok(Outcome::Refused);
                 }
                 _ => Actor::system(Channel::Email),
@@ -396,20 +416,43 @@ impl App {
         let origin =
             MailOrigin { message_id, from, raw: keep_raw(mail.raw), outcome: "new_ticket", quiet, sender_bounced };
         let view = self.open_ticket(&actor, input, Some(origin)).await?;
-        self.note_masked(view.number, &masked).await?;
+        self.note_masked(view.number, &masked, mail.from.as_ref(), quiet).await?;
         Ok(Outcome::NewTicket(view.number))
     }
 }
 
 impl App {
     /// Tells the ticket's agents that sensitive data was masked in a message (an internal comment).
-    async fn note_masked(&self, ticket: i64, found: &[domain::mail::SensitiveKind]) -> Result<()> {
+    /// Unless `quiet`, the sender is asked (by email) to use a safer channel.
+    async fn note_masked(
+        &self,
+        ticket: i64,
+        found: &[domain::mail::SensitiveKind],
+        sender: Option<&crate::mail::Mailbox>,
+        quiet: bool,
+    ) -> Result<()> {
         if found.is_empty() {
             return Ok(());
         }
         let mut kinds: Vec<&str> = found.iter().map(|k| k.as_str()).collect();
         kinds.sort_unstable();
         kinds.dedup();
+        if !quiet && let Some(sender) = sender {
+            let now = store::micros(self.now());
+            let mut w = self.db.write().await?;
+            let t = crate::tickets::resolve(&mut w, ticket).await?;
+            let contact = store::people::contact_by_email(&mut w, &sender.email).await?;
+            let to = store::outbox::Recipient {
+                email: sender.email.clone(),
+                name: sender.name.clone(),
+                language: contact.map(|c| c.language).unwrap_or_default(),
+                cc: false,
+                bouncing: store::mail::is_bouncing(&mut w, &sender.email).await?,
+            };
+            self.notify_masked(&mut w, &t, to, &kinds.join(", "), now).await?;
+            w.commit().await?;
+            self.jobs_wake.notify_one();
+        }
         let input = MessageInput {
             kind: MessageKind::Comment,
             body: format!(

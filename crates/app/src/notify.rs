@@ -33,7 +33,7 @@ pub const SEND: &str = "mail.send";
 pub const SEND_ATTEMPTS: i64 = 12;
 
 /// The kinds of notification, each with a template per language.
-pub const KINDS: [&str; 5] = ["ack", "reply", "resolved", "agent_new", "agent_reply"];
+pub const KINDS: [&str; 7] = ["ack", "reply", "resolved", "agent_new", "agent_reply", "refused", "masked"];
 
 /// The languages with embedded templates; others fall back to English.
 pub const LANGUAGES: [&str; 3] = ["en", "it", "ca"];
@@ -53,9 +53,9 @@ macro_rules! embedded {
 }
 
 embedded!(
-    "en" => ["ack", "reply", "resolved", "agent_new", "agent_reply"],
-    "it" => ["ack", "reply", "resolved", "agent_new", "agent_reply"],
-    "ca" => ["ack", "reply", "resolved", "agent_new", "agent_reply"]
+    "en" => ["ack", "reply", "resolved", "agent_new", "agent_reply", "refused", "masked"],
+    "it" => ["ack", "reply", "resolved", "agent_new", "agent_reply", "refused", "masked"],
+    "ca" => ["ack", "reply", "resolved", "agent_new", "agent_reply", "refused", "masked"]
 );
 
 /// Splits a template file into its `Subject:` line and its body (after the blank line).
@@ -252,7 +252,7 @@ fn domain_of(address: &str) -> &str {
 
 /// One change's notification of one kind, to be rendered per recipient.
 pub(crate) struct Notice<'a> {
-    /// `ack`, `reply`, `resolved`, `agent_new`, `agent_reply`.
+    /// One of [`KINDS`].
     pub kind: &'static str,
     /// The ticket after the change.
     pub ticket: &'a TicketRow,
@@ -266,6 +266,82 @@ pub(crate) struct Notice<'a> {
 /// sender's rate).
 pub(crate) fn quiet(origin: Option<&crate::mail::MailOrigin>) -> bool {
     origin.is_some_and(|o| o.quiet)
+}
+
+/// One email to put in the outbox.
+struct Email<'a> {
+    kind: &'static str,
+    ticket_id: Option<i64>,
+    message_row_id: Option<i64>,
+    from: &'a Mailbox,
+    from_addr: &'a str,
+    reply_to: &'a Mailbox,
+    /// Recipients: header mailbox and envelope address.
+    to: &'a [(Mailbox, String)],
+    subject: String,
+    body: String,
+    /// Earlier Message-IDs of the conversation (the last one is answered).
+    thread: &'a [String],
+}
+
+/// Formats `e` and stores it in the outbox with its record and `mail.send` job, in `tx`.
+async fn enqueue_email(tx: &mut Tx, e: Email<'_>, domain: &str, now: i64) -> Result<()> {
+    let stem = e.ticket_id.map(|t| format!("ticket-{t}")).unwrap_or_else(|| "notice".into());
+    let message_id = format!("{stem}.{:016x}@{domain}", rand::random::<u64>());
+    // All recipients in one `To` header, set once (adding them one by one re-parses the
+    // header each time).
+    let to_header: Mailboxes = e.to.iter().map(|(m, _)| m.clone()).collect();
+    let mut b = Message::builder()
+        .from(e.from.clone())
+        .reply_to(e.reply_to.clone())
+        .header(lettre::message::header::To::from(to_header))
+        .subject(e.subject)
+        .message_id(Some(format!("<{message_id}>")))
+        .date(std::time::SystemTime::from(crate::views::ts(now)));
+    if let Some(last) = e.thread.last() {
+        b = b.in_reply_to(format!("<{last}>"));
+        b = b.references(e.thread.iter().map(|i| format!("<{i}>")).collect::<Vec<_>>().join(" "));
+    }
+    // RFC 3834: answers to a message are auto-replied, the rest auto-generated; an agent's
+    // reply is a person's message.
+    let auto = match e.kind {
+        "ack" | "refused" | "masked" => Some("auto-replied"),
+        "reply" => None,
+        _ => Some("auto-generated"),
+    };
+    if let Some(v) = auto {
+        let name = HeaderName::new_from_ascii("Auto-Submitted".into()).map_err(|e| Error::Internal(e.to_string()))?;
+        b = b.raw_header(HeaderValue::new(name, v.into()));
+    }
+    let msg = b.header(ContentType::TEXT_PLAIN).body(e.body).map_err(|e| Error::Internal(e.to_string()))?;
+    let raw = msg.formatted();
+    let sha = store::blobs::put(tx, &raw, now).await?;
+    let emails: Vec<&String> = e.to.iter().map(|(_, a)| a).collect();
+    let recipients_json = serde_json::to_string(&emails).map_err(|e| Error::Internal(e.to_string()))?;
+    let id = store::outbox::insert(
+        tx,
+        &store::outbox::NewOutbox {
+            ticket_id: e.ticket_id,
+            kind: e.kind,
+            message_id: &message_id,
+            sender: e.from_addr,
+            recipients: &recipients_json,
+            raw_sha256: &sha,
+        },
+        now,
+    )
+    .await?;
+    let rec = store::mail::MailRecord {
+        direction: "out",
+        message_id,
+        from_address: e.from_addr.to_lowercase(),
+        raw_sha256: Some(sha),
+        outcome: e.kind.to_owned(),
+    };
+    store::mail::insert(tx, &rec, e.ticket_id, e.message_row_id, now).await?;
+    let payload = serde_json::json!({ "outbox": id }).to_string();
+    store::jobs::enqueue(tx, SEND, &payload, now, SEND_ATTEMPTS, now).await?;
+    Ok(())
 }
 
 /// What every notice of one change shares, read once for the change.
@@ -450,66 +526,105 @@ impl App {
             if rcpts.is_empty() {
                 continue;
             }
-            let message_id = format!("ticket-{}.{:016x}@{domain}", t.id, rand::random::<u64>());
-            // All recipients in one `To` header, set once (adding them one by one re-parses the
-            // header each time).
-            let to_header: Mailboxes = rcpts.iter().map(|(m, _)| m.clone()).collect();
-            let mut b = Message::builder()
-                .from(from.clone())
-                .reply_to(reply_to.clone())
-                .header(lettre::message::header::To::from(to_header))
-                .subject(format!("[{reference}] {}", rendered.subject))
-                .message_id(Some(format!("<{message_id}>")))
-                .date(std::time::SystemTime::from(crate::views::ts(now)));
-            if let Some(last) = thread.last() {
-                b = b.in_reply_to(format!("<{last}>"));
-                b = b.references(thread.iter().map(|i| format!("<{i}>")).collect::<Vec<_>>().join(" "));
-            }
-            let auto = match notice.kind {
-                "ack" => Some("auto-replied"),
-                "reply" => None,
-                _ => Some("auto-generated"),
+            let email = Email {
+                kind: notice.kind,
+                ticket_id: Some(t.id),
+                message_row_id: notice.message_row_id,
+                from: &from,
+                from_addr: &from_addr,
+                reply_to: &reply_to,
+                to: &rcpts,
+                subject: format!("[{reference}] {}", rendered.subject),
+                body: rendered.body,
+                thread: &thread,
             };
-            if let Some(v) = auto {
-                let name =
-                    HeaderName::new_from_ascii("Auto-Submitted".into()).map_err(|e| Error::Internal(e.to_string()))?;
-                b = b.raw_header(HeaderValue::new(name, v.into()));
-            }
-            let msg =
-                b.header(ContentType::TEXT_PLAIN).body(rendered.body).map_err(|e| Error::Internal(e.to_string()))?;
-            let raw = msg.formatted();
-            let sha = store::blobs::put(tx, &raw, now).await?;
-            let emails: Vec<&String> = rcpts.iter().map(|(_, e)| e).collect();
-            let recipients_json = serde_json::to_string(&emails).map_err(|e| Error::Internal(e.to_string()))?;
-            let id = store::outbox::insert(
-                tx,
-                &store::outbox::NewOutbox {
-                    ticket_id: Some(t.id),
-                    kind: notice.kind,
-                    message_id: &message_id,
-                    sender: &from_addr,
-                    recipients: &recipients_json,
-                    raw_sha256: &sha,
-                },
-                now,
-            )
-            .await?;
-            let rec = store::mail::MailRecord {
-                direction: "out",
-                message_id: message_id.clone(),
-                from_address: from_addr.to_lowercase(),
-                raw_sha256: Some(sha),
-                outcome: notice.kind.to_owned(),
-            };
-            store::mail::insert(tx, &rec, Some(t.id), notice.message_row_id, now).await?;
-            let payload = serde_json::json!({ "outbox": id }).to_string();
-            store::jobs::enqueue(tx, SEND, &payload, now, SEND_ATTEMPTS, now).await?;
+            enqueue_email(tx, email, &domain, now).await?;
             queued += 1;
         }
         if queued > 0 {
             metrics::counter!("sportello_mail_queued_total", "kind" => notice.kind).increment(queued as u64);
         }
         Ok(queued)
+    }
+
+    /// Puts in the outbox, in `tx`, the polite answer to a sender a members-only queue does not
+    /// serve (nothing was opened). Written in English, the language of a stranger being unknown
+    /// (admins may make the template bilingual).
+    pub(crate) async fn queue_refusal(
+        &self,
+        tx: &mut Tx,
+        queue: &store::mail::QueueMail,
+        to: &crate::mail::Mailbox,
+        subject: &str,
+        in_reply_to: &str,
+        now: i64,
+    ) -> Result<()> {
+        let language = "en";
+        let template = self.compiled_template(tx, language, "refused").await?;
+        let vars = Vars {
+            ticket: TicketVars {
+                reference: String::new(),
+                number: 0,
+                title: subject.to_owned(),
+                status: String::new(),
+                queue: queue.name.clone(),
+            },
+            message: MessageVars { author: String::new(), body: String::new() },
+            customer: CustomerVars { code: String::new(), name: String::new() },
+            recipient: PersonVars { name: to.name.clone(), email: to.email.clone() },
+            portal_url: self
+                .config
+                .public_url
+                .as_ref()
+                .map(|b| format!("{}/portal", b.trim_end_matches('/')))
+                .unwrap_or_default(),
+        };
+        let rendered =
+            template.render(&vars).map_err(|(f, e)| Error::Internal(format!("refused template {f}: {e}")))?;
+        let from_addr = self.config.mail_from.trim().to_owned();
+        let domain = domain_of(&from_addr).to_owned();
+        let parse_box = |name: &str, email: &str| -> Result<Mailbox> {
+            let address = email.parse().map_err(|e| Error::Internal(format!("address `{email}`: {e}")))?;
+            Ok(Mailbox::new((!name.trim().is_empty()).then(|| name.trim().to_owned()), address))
+        };
+        let Ok(rcpt) = parse_box(&to.name, &to.email) else {
+            return Ok(());
+        };
+        let from = parse_box(&queue.name, &from_addr)?;
+        let reply_to = match &queue.address {
+            Some(a) => parse_box(&queue.name, a)?,
+            None => from.clone(),
+        };
+        let thread = [in_reply_to.to_owned()];
+        let email = Email {
+            kind: "refused",
+            ticket_id: None,
+            message_row_id: None,
+            from: &from,
+            from_addr: &from_addr,
+            reply_to: &reply_to,
+            to: &[(rcpt, to.email.clone())],
+            subject: rendered.subject,
+            body: rendered.body,
+            thread: &thread,
+        };
+        enqueue_email(tx, email, &domain, now).await?;
+        metrics::counter!("sportello_mail_queued_total", "kind" => "refused").increment(1);
+        Ok(())
+    }
+
+    /// Asks the sender of a message whose sensitive data was masked to use a safer channel.
+    pub(crate) async fn notify_masked(
+        &self,
+        tx: &mut Tx,
+        t: &TicketRow,
+        to: store::outbox::Recipient,
+        kinds: &str,
+        now: i64,
+    ) -> Result<usize> {
+        let setting = self.notice_setting(tx, t, None).await?;
+        let notice = Notice { kind: "masked", ticket: t, body: kinds, message_row_id: None };
+        self.queue_notice(tx, &Actor::system(Channel::Email), &setting, &notice, vec![to], now).await
     }
 
     /// A new ticket: the acknowledgement to the requestors (when it came from the customer's

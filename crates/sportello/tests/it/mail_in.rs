@@ -213,6 +213,30 @@ both!(
                 assert_eq!(outcome, Outcome::Refused);
             }
         }
+        // The refused sender gets one polite answer, automatic and threaded to their message.
+        let mut tx = t.app.db.read().await.unwrap();
+        let answers: Vec<(String, String)> = store::with_conn!(&mut tx, c => sqlx::query_as(
+            "SELECT o.recipients, o.message_id FROM outbox o WHERE o.kind = 'refused'").fetch_all(&mut *c).await)
+        .unwrap();
+        drop(tx);
+        assert_eq!(answers.len(), 1, "{answers:?}");
+        assert!(answers[0].0.contains("altro@nowhere.example"));
+        // An automatic message to a members-only queue is not answered (no loops).
+        let auto = message(
+            "robot@nowhere.example",
+            "support@op.example",
+            "Out of office",
+            "u-auto@nowhere.example",
+            "Auto-Submitted: auto-replied\r\n",
+            "Sono in ferie",
+        );
+        assert_eq!(ingest(t, auto, "support@op.example").await, Outcome::Refused);
+        let mut tx = t.app.db.read().await.unwrap();
+        let n_refused: i64 = store::with_conn!(&mut tx, c => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'refused'").fetch_one(&mut *c).await)
+        .unwrap();
+        drop(tx);
+        assert_eq!(n_refused, 1);
         // Bad settings are refused with the field named, and nothing changes.
         let bad = QueueMailInput {
             unknown_sender: Some("maybe".into()),
@@ -250,6 +274,17 @@ both!(
         );
         assert!(msgs[0].body_text.contains("**** 1111"));
         assert!(msgs.iter().any(|m| m.kind == domain::MessageKind::Comment && m.body_text.contains("masked")));
+        // The requestor is asked to use a safer channel; the email repeats none of the data.
+        let out = t.app.ticket_outbox(&cast.admin, n).await.unwrap();
+        let masked: Vec<_> = out.iter().filter(|o| o.kind == "masked").collect();
+        assert_eq!(masked.len(), 1, "{:?}", out.iter().map(|o| &o.kind).collect::<Vec<_>>());
+        assert_eq!(masked[0].recipients, vec!["anna@acme.example".to_owned()]);
+        let full = t.app.outbox_message(masked[0].id).await.unwrap().unwrap();
+        let text = String::from_utf8_lossy(&full.raw);
+        assert!(
+            !text.contains("4111") && !text.contains("0123 456") && text.contains("Auto-Submitted: auto-replied"),
+            "{text}"
+        );
         // The raw message, which still holds them, is not kept.
         let mut tx = t.app.db.read().await.unwrap();
         let kept: Option<String> = store::with_conn!(&mut tx, c => sqlx::query_scalar("SELECT raw_sha256 FROM mail_messages WHERE message_id = 'm1@acme.example'").fetch_one(&mut *c).await).unwrap();
