@@ -9,6 +9,9 @@ use crate::mail::{Delivery, InboundMail, MailAction, MailOrigin};
 use crate::tickets::{MessageInput, NewTicketInput};
 use crate::{App, Error, Result};
 
+/// A queue's email settings (addresses, policies), as stored.
+pub use store::mail::QueueMail as QueueMailSettings;
+
 /// Messages from one sender per hour beyond which they are stored but answered by nothing.
 pub const SENDER_HOURLY_LIMIT: i64 = 30;
 
@@ -573,5 +576,113 @@ impl App {
         tx.commit().await?;
         self.forget_notice_cache();
         Ok(m)
+    }
+}
+
+/// A message kept in the quarantine, as an admin sees it.
+#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct QuarantineView {
+    /// Id.
+    pub id: i64,
+    /// Why: `malformed`, `rejected`, `unknown_sender`, `no_sender`, `no_ticket`, `too_large`.
+    pub reason: String,
+    /// The details (the parser's or the application's error).
+    pub detail: String,
+    /// The queue it was meant for (slug), if known.
+    pub queue: Option<String>,
+    /// The sender's address, if it could be read.
+    pub from: String,
+    /// The subject, if it could be read.
+    pub subject: String,
+    /// `held` or `discarded`.
+    pub state: String,
+    /// When it arrived.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub received_at: jiff::Timestamp,
+    /// Its size in bytes.
+    pub size: usize,
+}
+
+impl App {
+    fn quarantine_view(q: store::mail::QuarantineRow, queues: &[store::QueueRow], size: usize) -> QuarantineView {
+        QuarantineView {
+            id: q.id,
+            reason: q.reason,
+            detail: q.detail,
+            queue: q.queue_id.and_then(|id| queues.iter().find(|x| x.id == id)).map(|x| x.slug.clone()),
+            from: q.from_address,
+            subject: q.subject,
+            state: q.state,
+            received_at: crate::views::ts(q.received_at),
+            size,
+        }
+    }
+
+    /// The quarantine: messages `held` (or `discarded`), newest first, a page of at most 200
+    /// below id `before`. Admins only.
+    pub async fn quarantined(&self, actor: &Actor, state: &str, before: Option<i64>) -> Result<Vec<QuarantineView>> {
+        actor.require_admin()?;
+        if !matches!(state, "held" | "discarded") {
+            return Err(Error::invalid("state", "held or discarded"));
+        }
+        let mut tx = self.db.read().await?;
+        let queues = store::queues::all(&mut tx).await?;
+        let rows = store::mail::quarantined(&mut tx, state, before, 200).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for q in rows {
+            let size = store::blobs::get(&mut tx, &q.raw_sha256).await?.map(|b| b.len()).unwrap_or(0);
+            out.push(Self::quarantine_view(q, &queues, size));
+        }
+        Ok(out)
+    }
+
+    /// One quarantined message and its bytes as received. Admins only.
+    pub async fn quarantined_raw(&self, actor: &Actor, id: i64) -> Result<(QuarantineView, Vec<u8>)> {
+        actor.require_admin()?;
+        let mut tx = self.db.read().await?;
+        let q = store::mail::quarantined_one(&mut tx, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("quarantined message {id}")))?;
+        let raw = store::blobs::get(&mut tx, &q.raw_sha256)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("blob {} missing", q.raw_sha256)))?;
+        let queues = store::queues::all(&mut tx).await?;
+        Ok((Self::quarantine_view(q, &queues, raw.len()), raw))
+    }
+
+    /// Discards a held message (it stays on record as discarded). Admins only.
+    pub async fn discard_quarantined(&self, actor: &Actor, id: i64) -> Result<()> {
+        actor.require_admin()?;
+        let now = store::micros(self.now());
+        let mut tx = self.db.write().await?;
+        if store::mail::quarantined_one(&mut tx, id).await?.is_none() {
+            return Err(Error::NotFound(format!("quarantined message {id}")));
+        }
+        if !store::mail::decide_quarantined(&mut tx, id, "discarded", now).await? {
+            return Err(Error::Conflict(format!("quarantined message {id} was already decided")));
+        }
+        crate::admin::audit(&mut tx, actor, None, "quarantine", id, "discarded", None, None, None, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The email a ticket message came from, as received, when it was kept (not when sensitive
+    /// data was masked out of it). Staff who may see the ticket only: it holds every header.
+    pub async fn message_raw(&self, actor: &Actor, number: i64, message_id: i64) -> Result<Vec<u8>> {
+        let mut tx = self.db.read().await?;
+        let t = crate::tickets::resolve(&mut tx, number).await?;
+        let access = crate::access::ticket_access(&mut tx, actor, &t).await?;
+        crate::access::check_ticket(access, crate::access::TicketAction::See, t.id)?;
+        let not_found = || Error::NotFound(format!("the original email of message {message_id}"));
+        if !actor.is_staff() {
+            return Err(not_found());
+        }
+        let m = store::tickets::message(&mut tx, message_id).await?.ok_or_else(not_found)?;
+        if m.ticket_id != t.id {
+            return Err(not_found());
+        }
+        let sha = store::mail::raw_of_message(&mut tx, m.id).await?.ok_or_else(not_found)?;
+        store::blobs::get(&mut tx, &sha).await?.ok_or_else(|| Error::Internal(format!("blob {sha} missing")))
     }
 }

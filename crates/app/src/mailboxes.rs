@@ -15,6 +15,7 @@ use crate::{App, Error, Result};
 
 /// How a mailbox's connection is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ImapSecurity {
     /// TLS from the first byte (port 993).
@@ -48,6 +49,7 @@ impl ImapSecurity {
 
 /// A mailbox as an admin sees it (never its password).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MailboxView {
     /// Id.
     pub id: i64,
@@ -80,6 +82,7 @@ pub struct MailboxView {
     /// The last poll's error, if it failed.
     pub last_error: Option<String>,
     /// When it was last polled.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub last_polled_at: Option<jiff::Timestamp>,
     /// Messages taken by the last poll.
     pub last_fetched: i64,

@@ -68,6 +68,7 @@ fn split_file(text: &str) -> (String, String) {
 
 /// A template of one kind and language, as an admin sees it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MailTemplateView {
     /// `ack`, `reply`, `resolved`, `agent_new` or `agent_reply`.
     pub kind: String,
@@ -83,6 +84,7 @@ pub struct MailTemplateView {
 
 /// A rendered notification: subject (without the ticket tag) and body.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RenderedMail {
     /// The subject.
     pub subject: String,

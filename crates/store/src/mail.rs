@@ -198,3 +198,75 @@ pub async fn bouncing_among(tx: &mut Tx, addresses: &[String]) -> Result<Vec<Str
         crate::bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)), &args).fetch_all(&mut *c).await)?;
     Ok(found)
 }
+
+/// A message kept aside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineRow {
+    pub id: i64,
+    /// `malformed`, `rejected`, `unknown_sender`, `no_sender`, `no_ticket`, `too_large`.
+    pub reason: String,
+    pub detail: String,
+    pub queue_id: Option<i64>,
+    pub from_address: String,
+    pub subject: String,
+    pub raw_sha256: String,
+    /// `held` or `discarded`.
+    pub state: String,
+    pub received_at: i64,
+    pub decided_at: Option<i64>,
+}
+
+const QUARANTINE: &str = "SELECT id, reason, detail, queue_id, from_address, subject, raw_sha256, state, received_at, decided_at FROM quarantine";
+
+macro_rules! quarantine_row {
+    ($r:expr) => {
+        QuarantineRow {
+            id: $r.try_get("id")?,
+            reason: $r.try_get("reason")?,
+            detail: $r.try_get("detail")?,
+            queue_id: $r.try_get("queue_id")?,
+            from_address: $r.try_get("from_address")?,
+            subject: $r.try_get("subject")?,
+            raw_sha256: $r.try_get("raw_sha256")?,
+            state: $r.try_get("state")?,
+            received_at: $r.try_get("received_at")?,
+            decided_at: $r.try_get("decided_at")?,
+        }
+    };
+}
+
+/// Messages in the quarantine in `state`, newest first, below id `before` (a page of `limit`).
+pub async fn quarantined(tx: &mut Tx, state: &str, before: Option<i64>, limit: i64) -> Result<Vec<QuarantineRow>> {
+    let sql = format!("{QUARANTINE} WHERE state = $1 AND id < $2 ORDER BY id DESC LIMIT $3");
+    with_conn!(tx, c => {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(state).bind(before.unwrap_or(i64::MAX)).bind(limit)
+            .fetch_all(&mut *c).await?;
+        rows.iter().map(|r| Ok(quarantine_row!(r))).collect()
+    })
+}
+
+/// One message of the quarantine.
+pub async fn quarantined_one(tx: &mut Tx, id: i64) -> Result<Option<QuarantineRow>> {
+    let sql = format!("{QUARANTINE} WHERE id = $1");
+    with_conn!(tx, c => {
+        match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *c).await? {
+            Some(r) => Ok(Some(quarantine_row!(r))),
+            None => Ok(None),
+        }
+    })
+}
+
+/// Marks a held message as decided (`discarded`); `false` when it was not held.
+pub async fn decide_quarantined(tx: &mut Tx, id: i64, state: &str, now: i64) -> Result<bool> {
+    let n = with_conn!(tx, c => sqlx::query("UPDATE quarantine SET state = $2, decided_at = $3 WHERE id = $1 AND state = 'held'")
+        .bind(id).bind(state).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// The raw email a ticket message came from, if it was kept: its blob.
+pub async fn raw_of_message(tx: &mut Tx, message_row_id: i64) -> Result<Option<String>> {
+    let sha: Option<Option<String>> = with_conn!(tx, c => sqlx::query_scalar(
+        "SELECT raw_sha256 FROM mail_messages WHERE message_row_id = $1 AND direction = 'in' ORDER BY id LIMIT 1")
+        .bind(message_row_id).fetch_optional(&mut *c).await)?;
+    Ok(sha.flatten())
+}

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::problem::{ApiError, ApiJson, ApiQuery, Auth, Problem, ticket_number};
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
@@ -553,7 +553,7 @@ pub struct PasswordBody {
     pub password: String,
 }
 
-fn path_id(text: &str, what: &str) -> ApiResult<i64> {
+pub(crate) fn path_id(text: &str, what: &str) -> ApiResult<i64> {
     text.parse().map_err(|_| ApiError::not_found(format!("{what} {text}")))
 }
 

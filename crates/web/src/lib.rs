@@ -2,6 +2,7 @@
 //! `/metrics`. Handlers only translate HTTP to `app` calls and back.
 
 pub mod api;
+pub mod api_mail;
 pub mod pages;
 pub mod problem;
 
@@ -66,14 +67,16 @@ impl Modify for BearerAuth {
         (name = "customers", description = "Partners, customers and contacts"),
         (name = "tokens", description = "API tokens (admins)"),
         (name = "jobs", description = "Background jobs (admins)"),
+        (name = "email", description = "Queue addresses and policies, notification templates, IMAP mailboxes, the quarantine (admins)"),
     )
 )]
 struct ApiDoc;
 
 /// The OpenAPI document of the API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, api) =
-        OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi()).nest("/api/v1", api::routes()).split_for_parts();
+    let (_, api) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api::routes().merge(api_mail::routes()))
+        .split_for_parts();
     api
 }
 
@@ -194,7 +197,9 @@ pub fn router(app: App) -> Router {
 pub fn router_with(app: App, pages_config: pages::PagesConfig) -> Router {
     let live = pages::live::Hub::new(app.clone());
     let state = AppState { app, metrics: metrics_handle(), pages: std::sync::Arc::new(pages_config), live };
-    let (api, _) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api::routes()).split_for_parts();
+    let (api, _) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api::routes().merge(api_mail::routes()))
+        .split_for_parts();
     Router::new()
         .merge(api)
         .merge(pages::routes())

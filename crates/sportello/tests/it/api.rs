@@ -303,3 +303,110 @@ async fn served_openapi_healthz_and_metrics_answer() {
     assert!(text.contains(r#"sportello_jobs{state="dead"} 0"#), "{text}");
     t.finish().await;
 }
+
+both!(
+    async fn email_admin_routes_and_the_original_email_of_a_message(t: &Ctx) {
+        let (api, cast) = Api::new(t).await;
+        let (admin, agent) = (Some(api.admin.as_str()), Some(api.agent.as_str()));
+        // Queue settings: admins change them, bad values are refused with the field named.
+        let (s, v, _) = api
+            .call(
+                "PUT",
+                "/api/v1/queues/support/mail",
+                admin,
+                Some(r#"{"address":"support@op.example","unknown_sender":"refuse"}"#),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!((v["address"].as_str(), v["unknown_sender"].as_str()), (Some("support@op.example"), Some("refuse")));
+        let (s, v, _) =
+            api.call("PUT", "/api/v1/queues/support/mail", admin, Some(r#"{"unknown_sender":"maybe"}"#)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        assert_eq!(api.call("PUT", "/api/v1/queues/support/mail", agent, Some("{}")).await.0, StatusCode::FORBIDDEN);
+
+        // Templates: listed, previewed, refused when broken, saved, reset.
+        let (s, v, _) = api.call("GET", "/api/v1/mail/templates", admin, None).await;
+        assert_eq!((s, v.as_array().unwrap().len()), (StatusCode::OK, 21));
+        assert_eq!(api.call("GET", "/api/v1/mail/templates", agent, None).await.0, StatusCode::FORBIDDEN);
+        let (s, v, _) = api
+            .call(
+                "POST",
+                "/api/v1/mail/templates/preview",
+                admin,
+                Some(r#"{"subject":"Ciao {{ recipient.name }}","body":"Ticket {{ ticket.reference }}"}"#),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert!(v["body"].as_str().unwrap().contains("support#"), "{v}");
+        let (s, v, _) = api
+            .call("PUT", "/api/v1/mail/templates/it/ack", admin, Some(r#"{"subject":"Ok","body":"{% if %}"}"#))
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        let (s, v, _) = api
+            .call("PUT", "/api/v1/mail/templates/it/ack", admin, Some(r#"{"subject":"Ricevuta","body":"Grazie"}"#))
+            .await;
+        assert_eq!((s, v["overridden"].as_bool()), (StatusCode::OK, Some(true)), "{v}");
+        let (s, v, _) = api.call("DELETE", "/api/v1/mail/templates/it/ack", admin, None).await;
+        assert_eq!((s, v["overridden"].as_bool()), (StatusCode::OK, Some(false)), "{v}");
+
+        // IMAP mailboxes: the password is never shown; agents see nothing.
+        let body =
+            r#"{"name":"gmail","host":"imap.example.net","username":"support","password":"s3cret","queue":"support"}"#;
+        let (s, v, _) = api.call("POST", "/api/v1/mail/imap", admin, Some(body)).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        assert!(!v.to_string().contains("s3cret") && v["has_password"] == true && v["port"] == 993, "{v}");
+        let id = v["id"].as_i64().unwrap();
+        assert_eq!(api.call("GET", "/api/v1/mail/imap", agent, None).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(
+            api.call("POST", &format!("/api/v1/mail/imap/{id}/poll"), admin, None).await.0,
+            StatusCode::ACCEPTED
+        );
+        assert_eq!(api.call("DELETE", &format!("/api/v1/mail/imap/{id}"), admin, None).await.0, StatusCode::NO_CONTENT);
+        assert_eq!(api.call("DELETE", &format!("/api/v1/mail/imap/{id}"), admin, None).await.0, StatusCode::NOT_FOUND);
+
+        // The quarantine: an unreadable message is listed, downloadable, then discarded once.
+        let to = app::mail::Delivery::Address("support@op.example".into());
+        let d = mail::deliver::deliver(&t.app, b"\x00\x01 not mail", &to).await.unwrap();
+        let mail::deliver::Delivered::Malformed(q) = d else { panic!("{d:?}") };
+        let (s, v, _) = api.call("GET", "/api/v1/mail/quarantine", admin, None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(v.as_array().unwrap().iter().any(|x| x["id"] == q && x["reason"] == "malformed"), "{v}");
+        let (s, _, ct) = api.call("GET", &format!("/api/v1/mail/quarantine/{q}/raw"), admin, None).await;
+        assert_eq!((s, ct.as_str()), (StatusCode::OK, "message/rfc822"));
+        assert_eq!(
+            api.call("GET", &format!("/api/v1/mail/quarantine/{q}/raw"), agent, None).await.0,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            api.call("POST", &format!("/api/v1/mail/quarantine/{q}/discard"), admin, None).await.0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            api.call("POST", &format!("/api/v1/mail/quarantine/{q}/discard"), admin, None).await.0,
+            StatusCode::CONFLICT
+        );
+        let (_, v, _) = api.call("GET", "/api/v1/mail/quarantine?state=discarded", admin, None).await;
+        assert!(v.as_array().unwrap().iter().any(|x| x["id"] == q));
+        let (s, _, _) = api.call("GET", "/api/v1/mail/quarantine?state=everything", admin, None).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+
+        // The original email of a message: agents get the bytes as received; not customers.
+        let raw = b"From: Anna <anna@acme.example>\r\nTo: support@op.example\r\nSubject: Linea muta\r\nMessage-ID: <raw1@acme.example>\r\nX-Mailer: Test\r\n\r\nNessun segnale.\r\n";
+        let d = mail::deliver::deliver(&t.app, raw, &to).await.unwrap();
+        let mail::deliver::Delivered::Taken(app::ingest::Outcome::NewTicket(n)) = d else { panic!("{d:?}") };
+        let m = t.app.messages(&cast.admin, n).await.unwrap()[0].id;
+        let uri = format!("/api/v1/tickets/{n}/messages/{m}/raw");
+        let mut req = axum::http::Request::builder().uri(&uri);
+        req = req.header(header::AUTHORIZATION, format!("Bearer {}", api.agent));
+        let resp = api.router.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+        assert_eq!(&bytes[..], &raw[..]);
+        let customer = t.app.create_token(&t.system(), "c", Role::Admin, None).await.unwrap().secret;
+        assert_eq!(
+            api.call("GET", &format!("/api/v1/tickets/{n}/messages/{}/raw", m + 1000), Some(&customer), None).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert!(t.app.message_raw(&cast.anna, n, m).await.is_err(), "customers never see raw email");
+    }
+);
