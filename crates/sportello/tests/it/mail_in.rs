@@ -552,3 +552,116 @@ both!(
         assert_eq!(page.tickets.len(), 1);
     }
 );
+
+/// One generated message: who writes, to which address, threaded how, marked how.
+#[derive(Debug, Clone)]
+struct Generated {
+    raw: Vec<u8>,
+    to: String,
+}
+
+fn generated() -> impl proptest::strategy::Strategy<Value = Generated> {
+    use proptest::prelude::*;
+    let from = prop::sample::select(vec![
+        "anna@acme.example",
+        "Bruno <bruno@acme.example>",
+        "agent@op.example",
+        "admin@op.example",
+        "stranger@nowhere.example",
+        "MAILER-DAEMON@mx.example",
+        "",
+        "\"=?utf-8?q?Ren=C3=A9?=\" <rene@other.example>",
+        "not an address",
+    ]);
+    let to = prop::sample::select(vec![
+        "support@op.example",
+        "support-comment@op.example",
+        "support+1@op.example",
+        "support+999999@op.example",
+        "support+abc@op.example",
+    ]);
+    let subject = prop::sample::select(vec![
+        "Linea giù",
+        "Re: [support#1] Linea giù",
+        "[Fwd: Re: [support #2] x]",
+        "[support#999999999999999999999] overflow",
+        "=?iso-8859-1?q?Fattura_d=E9j=E0_pay=E9e?=",
+        "",
+    ]);
+    let extra = prop::sample::select(vec![
+        "",
+        "Auto-Submitted: auto-replied\r\n",
+        "Precedence: bulk\r\n",
+        "In-Reply-To: <unknown@x>\r\nReferences: <a@b> <c@d>\r\n",
+        "X-Auto-Response-Suppress: All\r\n",
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n",
+        "Content-Type: multipart/mixed; boundary=\"zz\"\r\n",
+        "Content-Transfer-Encoding: base64\r\n",
+    ]);
+    let body = prop::sample::select(vec![
+        "Nessun segnale.",
+        "IBAN IT60 X054 2811 1010 0000 0123 456, carta 4111 1111 1111 1111, CF RSSMRA85T10A562S",
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; anna@acme.example\r\nAction: failed\r\nStatus: 5.1.1\r\n--b--",
+        "--zz\r\nContent-Type: text/html\r\n\r\n<script>alert(1)</script><p onclick=x>hi</p>\r\n--zz",
+        "@@@ not base64 @@@",
+        "",
+    ]);
+    let id = prop::option::of(0u8..20);
+    (from, to, subject, extra, body, id, any::<bool>()).prop_map(|(from, to, subject, extra, body, id, crlf)| {
+        let id = id.map(|n| format!("Message-ID: <gen{n}@prop.example>\r\n")).unwrap_or_default();
+        let from = if from.is_empty() { String::new() } else { format!("From: {from}\r\n") };
+        let mut raw = format!("{from}To: {to}\r\nSubject: {subject}\r\n{id}{extra}\r\n{body}\r\n");
+        if !crlf {
+            raw = raw.replace("\r\n", "\n");
+        }
+        Generated { raw: raw.into_bytes(), to: to.to_owned() }
+    })
+}
+
+both!(
+    async fn the_whole_ingest_path_takes_any_message_without_panic_or_loss(t: &Ctx) {
+        use proptest::strategy::{Strategy, ValueTree};
+        let cast = t.seed().await;
+        addresses(t, &cast).await;
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let strategy = generated();
+        for case in 0..120 {
+            // Policies change as the cases go, so every branch is met.
+            if case % 40 == 0 {
+                let (unknown, stranger) =
+                    [("create", "comment"), ("hold", "new_ticket"), ("refuse", "comment")][case / 40];
+                let input = QueueMailInput {
+                    unknown_sender: Some(unknown.into()),
+                    stranger_reply: Some(stranger.into()),
+                    ..Default::default()
+                };
+                t.app.set_queue_mail(&cast.admin, "support", input).await.unwrap();
+            }
+            let g = strategy.new_tree(&mut runner).unwrap().current();
+            let delivery = Delivery::Address(g.to.clone());
+            // Whatever it is, it is taken, kept aside, or refused for its address: never an
+            // error that would make the MTA retry forever, never a panic.
+            match mail::deliver::deliver(&t.app, &g.raw, &delivery).await {
+                Ok(mail::deliver::Delivered::Taken(_)) => {}
+                Ok(mail::deliver::Delivered::Malformed(q) | mail::deliver::Delivered::Rejected(q)) => {
+                    assert!(t.app.quarantined_raw(&cast.admin, q).await.unwrap().1 == g.raw, "kept as received");
+                }
+                Err(mail::deliver::DeliverError::NoSuchAddress(_)) => {}
+                Err(e) => panic!("case {case}: {e} for {:?}", String::from_utf8_lossy(&g.raw)),
+            }
+            // A second delivery of the same bytes changes nothing more than the first (no
+            // duplicate ticket), when the message has an id.
+            if g.raw.windows(11).any(|w| w == b"Message-ID:") {
+                let before = t.app.quarantined(&cast.admin, "held", None).await.unwrap().len();
+                if let Ok(mail::deliver::Delivered::Taken(o)) = mail::deliver::deliver(&t.app, &g.raw, &delivery).await
+                {
+                    assert!(
+                        matches!(o, Outcome::Duplicate(_)) || matches!(o, Outcome::Held(_) | Outcome::Refused),
+                        "case {case}: {o:?}"
+                    );
+                }
+                assert!(t.app.quarantined(&cast.admin, "held", None).await.unwrap().len() <= before + 1);
+            }
+        }
+    }
+);

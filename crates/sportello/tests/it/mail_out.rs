@@ -370,12 +370,21 @@ both!(
         let jobs = app.jobs(&cast.admin, Some("queued"), 100).await.unwrap();
         assert_eq!(jobs.iter().filter(|j| j.kind == "mail.send").count(), 2, "retried later");
 
+        // Down for minutes: every attempt, backing off, fails and keeps the email queued.
+        for _ in 0..4 {
+            clock.set(clock.now() + jiff::SignedDuration::from_secs(90));
+            deliver(&app, &smtp.url()).await;
+        }
+        let outbox = app.ticket_outbox(&cast.admin, tk.number).await.unwrap();
+        assert!(outbox.iter().all(|o| o.state == "queued" && o.attempts == 5), "{outbox:?}");
+        assert!(smtp.received().is_empty());
+
         smtp.start("");
-        clock.set(clock.now() + jiff::SignedDuration::from_secs(60));
+        clock.set(clock.now() + jiff::SignedDuration::from_secs(180));
         deliver(&app, &smtp.url()).await;
         assert_eq!(smtp.received().len(), 2);
         let outbox = app.ticket_outbox(&cast.admin, tk.number).await.unwrap();
-        assert!(outbox.iter().all(|o| o.state == "sent" && o.attempts == 2), "{outbox:?}");
+        assert!(outbox.iter().all(|o| o.state == "sent" && o.attempts == 6), "{outbox:?}");
 
         // A job run again after the success sends nothing.
         let sender = mail::send::Sender::from_url(&smtp.url()).unwrap();

@@ -13,6 +13,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_sportello");
 struct Server {
     child: Child,
     base: String,
+    /// The LMTP listener's address, when started with `--lmtp-listen`.
+    lmtp: Option<String>,
 }
 
 impl Server {
@@ -27,14 +29,18 @@ impl Server {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
+        let mut lmtp = None;
         let base = loop {
             let line = lines.next().expect("server exited before listening").unwrap();
+            if let Some(addr) = line.strip_prefix("sportello: LMTP on ") {
+                lmtp = Some(addr.to_string());
+            }
             if let Some(addr) = line.strip_prefix("sportello: listening on ") {
                 break addr.to_string();
             }
         };
         std::thread::spawn(move || for _ in lines {});
-        Server { child, base }
+        Server { child, base, lmtp }
     }
 
     fn kill9(&mut self) {
@@ -157,6 +163,103 @@ fn kill_9_during_a_burst_loses_no_acknowledged_ticket() {
         db.close().await;
     });
     eprintln!("{} acknowledged tickets survived kill -9", acknowledged.len());
+}
+
+/// One LMTP conversation delivering messages until the server goes away; returns the
+/// Message-IDs it answered 250 for.
+fn lmtp_burst(addr: &str, client: usize, stop: &std::sync::atomic::AtomicBool) -> Vec<String> {
+    use std::io::Write;
+    let Ok(stream) = std::net::TcpStream::connect(addr) else { return Vec::new() };
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut w = stream.try_clone().unwrap();
+    let mut r = BufReader::new(stream);
+    // A whole reply (multi-line replies end with a line whose code is followed by a space).
+    let reply = |r: &mut BufReader<std::net::TcpStream>| -> Option<String> {
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).ok()? == 0 {
+                return None;
+            }
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return Some(line);
+            }
+        }
+    };
+    let mut acknowledged = Vec::new();
+    if !reply(&mut r).is_some_and(|l| l.starts_with("220")) {
+        return acknowledged;
+    }
+    if w.write_all(b"LHLO test.example\r\n").is_err() || !reply(&mut r).is_some_and(|l| l.starts_with("250")) {
+        return acknowledged;
+    }
+    let mut i = 0;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        i += 1;
+        let id = format!("k{client}-{i}@burst.example");
+        // Every third message answers the first one of this client: replies as well as new tickets.
+        let thread = if i % 3 == 0 { format!("In-Reply-To: <k{client}-1@burst.example>\r\n") } else { String::new() };
+        let msg = format!("MAIL FROM:<c{client}@burst.example>\r\nRCPT TO:<support@op.example>\r\nDATA\r\n");
+        let body = format!(
+            "From: c{client}@burst.example\r\nTo: support@op.example\r\nSubject: burst {client} {i}\r\nMessage-ID: <{id}>\r\n{thread}\r\nkill me\r\n.\r\n"
+        );
+        if w.write_all(msg.as_bytes()).is_err() {
+            break;
+        }
+        let ok = (0..3).all(|_| reply(&mut r).is_some_and(|l| l.starts_with('2') || l.starts_with('3')));
+        if !ok || w.write_all(body.as_bytes()).is_err() {
+            break;
+        }
+        match reply(&mut r) {
+            Some(l) if l.starts_with("250") => acknowledged.push(id),
+            _ => break,
+        }
+    }
+    acknowledged
+}
+
+#[test]
+fn kill_9_during_lmtp_ingestion_loses_no_acknowledged_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/sportello.db", dir.path().display());
+    let tok = token(&url);
+    let mut server = Server::start(&url, &["--workers", "1", "--lmtp-listen", "127.0.0.1:0"]);
+    create_queue(&server.base, &tok);
+    let r = agent()
+        .put(format!("{}/api/v1/queues/support/mail", server.base))
+        .header("Authorization", format!("Bearer {tok}"))
+        .send_json(json!({"address": "support@op.example"}))
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let lmtp = server.lmtp.clone().expect("the LMTP address is printed");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let (lmtp, stop) = (lmtp.clone(), stop.clone());
+            std::thread::spawn(move || lmtp_burst(&lmtp, c, &stop))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    server.kill9();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acknowledged: Vec<String> = clients.into_iter().flat_map(|c| c.join().unwrap()).collect();
+    assert!(acknowledged.len() > 50, "the burst was too small to mean anything: {}", acknowledged.len());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let db = store::Db::connect(&store::Options::new(&url)).await.unwrap();
+        store::migrate::run(&db).await.unwrap();
+        let mut tx = db.read().await.unwrap();
+        let stored: Vec<(String, Option<i64>)> = store::with_conn!(&mut tx, c => sqlx::query_as(
+            "SELECT m.message_id, t.id FROM mail_messages m LEFT JOIN messages t ON t.id = m.message_row_id WHERE m.direction = 'in'")
+            .fetch_all(&mut *c).await).unwrap();
+        let stored: std::collections::HashMap<String, Option<i64>> = stored.into_iter().collect();
+        let lost: Vec<&String> = acknowledged.iter().filter(|id| !stored.contains_key(*id)).collect();
+        assert!(lost.is_empty(), "acknowledged messages lost in the crash: {lost:?}");
+        let without: Vec<&String> = acknowledged.iter().filter(|id| stored[*id].is_none()).collect();
+        assert!(without.is_empty(), "acknowledged messages without their ticket message: {without:?}");
+        drop(tx);
+        db.close().await;
+    });
+    eprintln!("{} messages acknowledged over LMTP survived kill -9", acknowledged.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
