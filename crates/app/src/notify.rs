@@ -286,8 +286,21 @@ struct Email<'a> {
     thread: &'a [String],
 }
 
-/// Formats `e` and stores it in the outbox with its record and `mail.send` job, in `tx`.
-async fn enqueue_email(tx: &mut Tx, e: Email<'_>, domain: &str, now: i64) -> Result<()> {
+/// An email formatted and waiting to be stored with the others of its change.
+pub(crate) struct Pending {
+    kind: &'static str,
+    ticket_id: Option<i64>,
+    message_row_id: Option<i64>,
+    message_id: String,
+    sender: String,
+    /// A JSON array of addresses.
+    recipients: String,
+    sha256: String,
+    raw: Vec<u8>,
+}
+
+/// Formats `e` as an RFC 5322 message.
+fn prepare_email(e: Email<'_>, domain: &str, now: i64) -> Result<Pending> {
     let stem = e.ticket_id.map(|t| format!("ticket-{t}")).unwrap_or_else(|| "notice".into());
     let message_id = format!("{stem}.{:016x}@{domain}", rand::random::<u64>());
     // All recipients in one `To` header, set once (adding them one by one re-parses the
@@ -317,33 +330,43 @@ async fn enqueue_email(tx: &mut Tx, e: Email<'_>, domain: &str, now: i64) -> Res
     }
     let msg = b.header(ContentType::TEXT_PLAIN).body(e.body).map_err(|e| Error::Internal(e.to_string()))?;
     let raw = msg.formatted();
-    let sha = store::blobs::put(tx, &raw, now).await?;
     let emails: Vec<&String> = e.to.iter().map(|(_, a)| a).collect();
-    let recipients_json = serde_json::to_string(&emails).map_err(|e| Error::Internal(e.to_string()))?;
-    let id = store::outbox::insert(
-        tx,
-        &store::outbox::NewOutbox {
-            ticket_id: e.ticket_id,
-            kind: e.kind,
-            message_id: &message_id,
-            sender: e.from_addr,
-            recipients: &recipients_json,
-            raw_sha256: &sha,
-        },
-        now,
-    )
-    .await?;
-    let rec = store::mail::MailRecord {
-        direction: "out",
+    let recipients = serde_json::to_string(&emails).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Pending {
+        kind: e.kind,
+        ticket_id: e.ticket_id,
+        message_row_id: e.message_row_id,
         message_id,
-        from_address: e.from_addr.to_lowercase(),
-        raw_sha256: Some(sha),
-        outcome: e.kind.to_owned(),
-    };
-    store::mail::insert(tx, &rec, e.ticket_id, e.message_row_id, now).await?;
-    let payload = serde_json::json!({ "outbox": id }).to_string();
-    store::jobs::enqueue(tx, SEND, &payload, now, SEND_ATTEMPTS, now).await?;
-    Ok(())
+        sender: e.from_addr.to_owned(),
+        recipients,
+        sha256: store::sha256_hex(&raw),
+        raw,
+    })
+}
+
+/// Stores a change's emails in the outbox with their records and `mail.send` jobs, in `tx`
+/// (a few statements for all of them); returns how many.
+pub(crate) async fn flush(tx: &mut Tx, pending: Vec<Pending>, now: i64) -> Result<usize> {
+    let items: Vec<store::outbox::Queued<'_>> = pending
+        .iter()
+        .map(|p| store::outbox::Queued {
+            outbox: store::outbox::NewOutbox {
+                ticket_id: p.ticket_id,
+                kind: p.kind,
+                message_id: &p.message_id,
+                sender: &p.sender,
+                recipients: &p.recipients,
+                raw_sha256: &p.sha256,
+            },
+            raw: p.raw.clone(),
+            message_row_id: p.message_row_id,
+        })
+        .collect();
+    store::outbox::queue_many(tx, &items, SEND, SEND_ATTEMPTS, now).await?;
+    for p in &pending {
+        metrics::counter!("sportello_mail_queued_total", "kind" => p.kind).increment(1);
+    }
+    Ok(pending.len())
 }
 
 /// What every notice of one change shares, read once for the change.
@@ -430,6 +453,7 @@ impl App {
         setting: &Setting,
         notice: &Notice<'_>,
         recipients: Vec<store::outbox::Recipient>,
+        out: &mut Vec<Pending>,
         now: i64,
     ) -> Result<usize> {
         let t = notice.ticket;
@@ -540,11 +564,8 @@ impl App {
                 body: rendered.body,
                 thread: &thread,
             };
-            enqueue_email(tx, email, &domain, now).await?;
+            out.push(prepare_email(email, &domain, now)?);
             queued += 1;
-        }
-        if queued > 0 {
-            metrics::counter!("sportello_mail_queued_total", "kind" => notice.kind).increment(queued as u64);
         }
         Ok(queued)
     }
@@ -610,8 +631,8 @@ impl App {
             body: rendered.body,
             thread: &thread,
         };
-        enqueue_email(tx, email, &domain, now).await?;
-        metrics::counter!("sportello_mail_queued_total", "kind" => "refused").increment(1);
+        let pending = prepare_email(email, &domain, now)?;
+        flush(tx, vec![pending], now).await?;
         Ok(())
     }
 
@@ -626,7 +647,9 @@ impl App {
     ) -> Result<usize> {
         let setting = self.notice_setting(tx, t, None).await?;
         let notice = Notice { kind: "masked", ticket: t, body: kinds, message_row_id: None };
-        self.queue_notice(tx, &Actor::system(Channel::Email), &setting, &notice, vec![to], now).await
+        let mut out = Vec::new();
+        self.queue_notice(tx, &Actor::system(Channel::Email), &setting, &notice, vec![to], &mut out, now).await?;
+        flush(tx, out, now).await
     }
 
     /// A new ticket: the acknowledgement to the requestors (when it came from the customer's
@@ -644,6 +667,7 @@ impl App {
         now: i64,
     ) -> Result<()> {
         let setting = self.notice_setting(tx, t, customer).await?;
+        let mut out = Vec::new();
         let from_customer = matches!(actor.who, Who::Contact { .. } | Who::Partner { .. });
         if from_customer || actor.channel == Channel::Email {
             let requestors: Vec<_> =
@@ -652,11 +676,12 @@ impl App {
             let mut as_author = Actor::system(actor.channel);
             as_author.label = actor.label.clone();
             let notice = Notice { kind: "ack", ticket: t, body, message_row_id: Some(message_row_id) };
-            self.queue_notice(tx, &as_author, &setting, &notice, requestors, now).await?;
+            self.queue_notice(tx, &as_author, &setting, &notice, requestors, &mut out, now).await?;
         }
         let agents = self.queue_watchers(tx, t.queue_id).await?;
         let notice = Notice { kind: "agent_new", ticket: t, body, message_row_id: Some(message_row_id) };
-        self.queue_notice(tx, actor, &setting, &notice, agents, now).await?;
+        self.queue_notice(tx, actor, &setting, &notice, agents, &mut out, now).await?;
+        flush(tx, out, now).await?;
         Ok(())
     }
 
@@ -679,13 +704,14 @@ impl App {
             return Ok(false);
         }
         let setting = self.notice_setting(tx, t, None).await?;
+        let mut out = Vec::new();
         let mut replied = false;
         let mut queued = 0;
         if let Some((MessageKind::Reply, body, mid)) = message {
             if from_staff {
                 let contacts = store::outbox::ticket_contacts(tx, t.id).await?;
                 let notice = Notice { kind: "reply", ticket: t, body, message_row_id: Some(mid) };
-                queued = self.queue_notice(tx, actor, &setting, &notice, contacts, now).await?;
+                queued = self.queue_notice(tx, actor, &setting, &notice, contacts, &mut out, now).await?;
                 replied = queued > 0;
             } else if let Some(owner) = t.owner_id
                 && let Some(u) = store::people::user(tx, owner).await?
@@ -700,15 +726,16 @@ impl App {
                     bouncing,
                 }];
                 let notice = Notice { kind: "agent_reply", ticket: t, body, message_row_id: Some(mid) };
-                queued += self.queue_notice(tx, actor, &setting, &notice, to, now).await?;
+                queued += self.queue_notice(tx, actor, &setting, &notice, to, &mut out, now).await?;
             }
         }
         if resolving && !replied {
             let requestors: Vec<_> =
                 store::outbox::ticket_contacts(tx, t.id).await?.into_iter().filter(|c| !c.cc).collect();
             let notice = Notice { kind: "resolved", ticket: t, body: "", message_row_id: None };
-            queued += self.queue_notice(tx, actor, &setting, &notice, requestors, now).await?;
+            queued += self.queue_notice(tx, actor, &setting, &notice, requestors, &mut out, now).await?;
         }
+        flush(tx, out, now).await?;
         Ok(queued > 0)
     }
 

@@ -324,6 +324,16 @@ impl App {
         let (Some(queue), Some(title)) = (queue, title) else {
             return Err(Error::Internal("checked inputs missing".into()));
         };
+        // The acting contact and their customer, read here rather than under the write lock.
+        let acting_contact = match actor.who {
+            Who::Contact { contact_id, .. } => store::people::contact(&mut tx, contact_id).await?,
+            _ => None,
+        };
+        if customer.is_none()
+            && let Some(id) = acting_contact.as_ref().and_then(|c| c.customer_id)
+        {
+            customer = store::people::customer(&mut tx, id).await?;
+        }
         drop(tx);
         // The writes, on SQLite grouped with concurrent creations into one commit (they may run
         // twice, see `Db::write_grouped`, hence the clones).
@@ -332,6 +342,7 @@ impl App {
         let (category_in, severity_in, priority_in) = (input.category, input.severity, input.priority);
         let (queue_id, prefix, owner_id) = (queue.id, queue.reference_prefix.clone(), owner.as_ref().map(|u| u.id));
         let (title_w, values_w, customer_w) = (title.clone(), field_values.clone(), customer.clone());
+        let acting_contact = std::sync::Arc::new(acting_contact);
         let written: Written = self
             .db
             .write_grouped(move |w: &mut Tx| -> store::BoxFuture<'_, Result<Written>> {
@@ -339,17 +350,19 @@ impl App {
                 let (title, field_values, mut customer) = (title_w.clone(), values_w.clone(), customer_w.clone());
                 let (requestors, cc, prefix) = (requestors.clone(), cc.clone(), prefix.clone());
                 let origin = origin.clone();
+                let acting_contact = (*acting_contact).clone();
                 let (body_text, body_html) = (body_text.clone(), body_html.clone());
                 Box::pin(async move {
                     let mut customer_id = customer.as_ref().map(|c| c.id);
                     let mut requestor_rows = Vec::new();
-                    if let Who::Contact { contact_id, customer_id: own } = actor.who {
-                        if let Some(c) = store::people::contact(&mut *w, contact_id).await? {
-                            requestor_rows.push(c);
-                        }
+                    if let Who::Contact { customer_id: own, .. } = actor.who {
+                        requestor_rows.extend(acting_contact.clone());
                         customer_id = own;
                     }
                     for e in &requestors {
+                        if requestor_rows.iter().any(|r| r.email.eq_ignore_ascii_case(e)) {
+                            continue;
+                        }
                         let c = contact_for_email(&mut *w, &actor, e, now).await?;
                         if !requestor_rows.iter().any(|r| r.id == c.id) {
                             requestor_rows.push(c);
@@ -383,7 +396,6 @@ impl App {
                         store::tickets::set_field(&mut *w, t.id, *fid, Some(v)).await?;
                     }
                     let reference = Reference::new(&prefix, t.id).to_string();
-                    record(&mut *w, &actor, t.id, "created", None, None, Some(reference.clone()), now).await?;
                     let m = app
                         .insert_message(
                             &mut *w,
@@ -396,7 +408,22 @@ impl App {
                             now,
                         )
                         .await?;
-                    record(&mut *w, &actor, t.id, "reply", None, None, Some(m.id.to_string()), now).await?;
+                    // The creation and the first message, in one statement.
+                    let event = |kind, new_value| store::events::NewEvent {
+                        ticket_id: Some(t.id),
+                        subject: "ticket",
+                        subject_id: t.id,
+                        actor_user_id: actor.user_id,
+                        actor_contact_id: actor.contact_id(),
+                        actor_label: &actor.label,
+                        channel: actor.channel,
+                        kind,
+                        field: None,
+                        old_value: None,
+                        new_value: Some(new_value),
+                    };
+                    let events = [event("created", reference.clone()), event("reply", m.id.to_string())];
+                    store::events::insert_many(&mut *w, &events, now).await?;
                     if let Some(o) = &origin {
                         o.record(&mut *w, t.id, m.id, now).await?;
                     }

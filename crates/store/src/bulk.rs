@@ -60,6 +60,14 @@ fn copy_value(out: &mut String, a: &Arg) {
             return;
         }
         Arg::Text(t) | Arg::OptText(Some(t)) => t,
+        // bytea in text format: `\x` and hex (escaped once more for COPY).
+        Arg::Bytes(b) => {
+            out.push_str("\\\\x");
+            for byte in b {
+                let _ = write!(out, "{byte:02x}");
+            }
+            return;
+        }
     };
     for ch in text.chars() {
         match ch {

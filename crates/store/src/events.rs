@@ -32,6 +32,37 @@ pub async fn insert(tx: &mut Tx, e: &NewEvent<'_>, now: i64) -> Result<()> {
     Ok(())
 }
 
+/// Records several events in one statement, in order.
+pub async fn insert_many(tx: &mut Tx, events: &[NewEvent<'_>], now: i64) -> Result<()> {
+    use crate::{Arg, bind_args, value_rows};
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut args = Vec::with_capacity(events.len() * 12);
+    for e in events {
+        args.extend([
+            Arg::OptInt(e.ticket_id),
+            Arg::Text(e.subject.to_owned()),
+            Arg::Int(e.subject_id),
+            Arg::OptInt(e.actor_user_id),
+            Arg::OptInt(e.actor_contact_id),
+            Arg::Text(e.actor_label.to_owned()),
+            Arg::Text(e.channel.as_str().to_owned()),
+            Arg::Int(now),
+            Arg::Text(e.kind.to_owned()),
+            Arg::OptText(e.field.map(str::to_owned)),
+            Arg::OptText(e.old_value.clone()),
+            Arg::OptText(e.new_value.clone()),
+        ]);
+    }
+    let sql = format!(
+        "INSERT INTO events (ticket_id, subject, subject_id, actor_user_id, actor_contact_id, actor_label, channel, at, kind, field, old_value, new_value) VALUES {}",
+        value_rows(events.len(), 12)
+    );
+    with_conn!(tx, c => bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), &args).execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
+}
+
 const COLS: &str = "id, ticket_id, subject, subject_id, actor_user_id, actor_contact_id, actor_label, channel, at, kind, field, old_value, new_value";
 
 macro_rules! event_row {

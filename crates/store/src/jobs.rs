@@ -52,6 +52,15 @@ pub async fn enqueue(tx: &mut Tx, kind: &str, payload: &str, run_at: i64, max_at
     Ok(id)
 }
 
+/// Wakes the workers of every node (PostgreSQL `NOTIFY`, delivered at commit); nothing on
+/// SQLite, where all workers are in this process.
+pub async fn notify(tx: &mut Tx, kind: &str) -> Result<()> {
+    if let Tx::Postgres(c) = tx {
+        sqlx::query("SELECT pg_notify($1, $2)").bind(NOTIFY_CHANNEL).bind(kind).execute(&mut **c).await?;
+    }
+    Ok(())
+}
+
 /// Claims the next due job for `node`, or `None` when nothing is due.
 pub async fn claim(db: &Db, node: &str, now: i64, kinds: &[String]) -> Result<Option<JobRow>> {
     if kinds.is_empty() {

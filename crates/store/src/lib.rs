@@ -367,6 +367,8 @@ pub enum Arg {
     OptInt(Option<i64>),
     /// A string or NULL.
     OptText(Option<String>),
+    /// Bytes.
+    Bytes(Vec<u8>),
 }
 
 /// Binds a list of [`Arg`]s to a query, on whichever backend.
@@ -379,6 +381,7 @@ macro_rules! bind_args {
                 $crate::Arg::Text(s) => q.bind(s.clone()),
                 $crate::Arg::OptInt(i) => q.bind(*i),
                 $crate::Arg::OptText(s) => q.bind(s.clone()),
+                $crate::Arg::Bytes(b) => q.bind(b.clone()),
             };
         }
         q
@@ -389,6 +392,11 @@ pub(crate) use bind_args;
 /// Builds `$1, $2, …` placeholders for `n` values starting after `start` existing ones.
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
     (start + 1..=start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Builds `($1, $2), ($3, $4)`: `rows` groups of `cols` placeholders.
+pub(crate) fn value_rows(rows: usize, cols: usize) -> String {
+    (0..rows).map(|r| format!("({})", placeholders(r * cols, cols))).collect::<Vec<_>>().join(", ")
 }
 
 /// Microseconds since the Unix epoch, as stored.

@@ -71,6 +71,130 @@ pub async fn insert(tx: &mut Tx, m: &NewOutbox<'_>, now: i64) -> Result<i64> {
     Ok(id)
 }
 
+/// One email to queue: its outbox row, its bytes, and the ticket message that caused it.
+#[derive(Debug, Clone)]
+pub struct Queued<'a> {
+    pub outbox: NewOutbox<'a>,
+    pub raw: Vec<u8>,
+    pub message_row_id: Option<i64>,
+}
+
+/// Queues emails in four statements whatever their number (a change's acknowledgement and
+/// agents' notice go together): their bytes, outbox rows and records, and a delivery job of
+/// `job_kind` for each (its payload `{"outbox": id}`). Returns the outbox ids, in order.
+pub async fn queue_many(
+    tx: &mut Tx,
+    items: &[Queued<'_>],
+    job_kind: &str,
+    max_attempts: i64,
+    now: i64,
+) -> Result<Vec<i64>> {
+    use crate::{Arg, bind_args, value_rows};
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = items.len();
+    // Bytes: once per content.
+    let mut args = Vec::with_capacity(n * 4);
+    let mut seen = Vec::new();
+    for it in items {
+        if seen.contains(&it.outbox.raw_sha256) {
+            continue;
+        }
+        seen.push(it.outbox.raw_sha256);
+        args.extend([
+            Arg::Text(it.outbox.raw_sha256.to_owned()),
+            Arg::Int(it.raw.len() as i64),
+            Arg::Bytes(it.raw.clone()),
+            Arg::Int(now),
+        ]);
+    }
+    let sql = format!(
+        "INSERT INTO blobs (sha256, size, data, created_at) VALUES {} ON CONFLICT (sha256) DO NOTHING",
+        value_rows(seen.len(), 4)
+    );
+    with_conn!(tx, c => bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), &args).execute(&mut *c).await.map(|_| ()))?;
+
+    let mut args = Vec::with_capacity(n * 7);
+    for it in items {
+        let o = &it.outbox;
+        args.extend([
+            Arg::OptInt(o.ticket_id),
+            Arg::Text(o.kind.to_owned()),
+            Arg::Text(o.message_id.to_owned()),
+            Arg::Text(o.sender.to_owned()),
+            Arg::Text(o.recipients.to_owned()),
+            Arg::Text(o.raw_sha256.to_owned()),
+            Arg::Int(now),
+        ]);
+    }
+    let rows: Vec<String> = (0..n)
+        .map(|r| {
+            let p: Vec<String> = (1..=7).map(|c| format!("${}", r * 7 + c)).collect();
+            format!("({}, {}, {}, {}, {}, {}, 'queued', 0, {})", p[0], p[1], p[2], p[3], p[4], p[5], p[6])
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO outbox (ticket_id, kind, message_id, sender, recipients, raw_sha256, state, attempts, created_at)
+         VALUES {} RETURNING id, message_id",
+        rows.join(", ")
+    );
+    let made: Vec<(i64, String)> = with_conn!(tx, c =>
+        bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &args).fetch_all(&mut *c).await)?;
+    let ids: Vec<i64> = items
+        .iter()
+        .map(|it| {
+            made.iter()
+                .find(|(_, m)| m == it.outbox.message_id)
+                .map(|(id, _)| *id)
+                .ok_or_else(|| crate::Error::Other(format!("outbox row of {} not returned", it.outbox.message_id)))
+        })
+        .collect::<Result<_>>()?;
+
+    let mut args = Vec::with_capacity(n * 8);
+    for it in items {
+        let o = &it.outbox;
+        args.extend([
+            Arg::Text("out".into()),
+            Arg::Text(o.message_id.to_owned()),
+            Arg::OptInt(o.ticket_id),
+            Arg::OptInt(it.message_row_id),
+            Arg::Text(o.sender.to_lowercase()),
+            Arg::Text(o.raw_sha256.to_owned()),
+            Arg::Text(o.kind.to_owned()),
+            Arg::Int(now),
+        ]);
+    }
+    let sql = format!(
+        "INSERT INTO mail_messages (direction, message_id, ticket_id, message_row_id, from_address, raw_sha256, outcome, created_at) VALUES {}",
+        value_rows(n, 8)
+    );
+    with_conn!(tx, c => bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), &args).execute(&mut *c).await.map(|_| ()))?;
+
+    let mut args = Vec::with_capacity(n * 4);
+    for id in &ids {
+        args.extend([
+            Arg::Text(job_kind.to_owned()),
+            Arg::Text(format!("{{\"outbox\":{id}}}")),
+            Arg::Int(max_attempts),
+            Arg::Int(now),
+        ]);
+    }
+    let rows: Vec<String> = (0..n)
+        .map(|r| {
+            let b = r * 4;
+            format!("(${}, ${}, 'queued', 0, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 4, b + 4)
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO jobs (kind, payload, state, attempts, max_attempts, run_at, created_at, updated_at) VALUES {}",
+        rows.join(", ")
+    );
+    with_conn!(tx, c => bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), &args).execute(&mut *c).await.map(|_| ()))?;
+    crate::jobs::notify(tx, job_kind).await?;
+    Ok(ids)
+}
+
 /// An outbox row by id.
 pub async fn get(tx: &mut Tx, id: i64) -> Result<Option<OutboxRow>> {
     let sql = format!("SELECT {COLS} FROM outbox WHERE id = $1");
