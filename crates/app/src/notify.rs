@@ -850,6 +850,12 @@ impl App {
         render(subject, body, &sample_vars()).map_err(|(field, e)| Error::invalid(field, e))
     }
 
+    /// How many emails wait in the outbox (queued, not yet sent or failed).
+    pub async fn outbox_queued_count(&self) -> Result<i64> {
+        let mut tx = self.db.read().await?;
+        Ok(store::outbox::count_in_state(&mut tx, "queued").await?)
+    }
+
     /// An outbox email with its bytes (for the delivery job), or `None` when unknown.
     pub async fn outbox_message(&self, id: i64) -> Result<Option<OutboxMessage>> {
         let mut tx = self.db.read().await?;
@@ -904,8 +910,15 @@ impl App {
     /// SMTP server was configured); returns how many.
     pub async fn resume_outbox(&self) -> Result<usize> {
         let now = store::micros(self.now());
-        let mut tx = self.db.write().await?;
+        let mut tx = self.db.read().await?;
         let ids = store::outbox::queued_without_job(&mut tx, SEND).await?;
+        drop(tx);
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        // Between the read and here, another node may have enqueued some: a second job for an
+        // email is harmless (the one that finds it sent does nothing).
+        let mut tx = self.db.write().await?;
         for id in &ids {
             let payload = serde_json::json!({ "outbox": id }).to_string();
             store::jobs::enqueue(&mut tx, SEND, &payload, now, SEND_ATTEMPTS, now).await?;

@@ -4,12 +4,16 @@
 //! fails the job, which is retried with back-off; a 5xx reply marks the email failed with the
 //! server's reply, records `mail_failed` on the ticket, and ends the job.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use app::App;
 use app::jobs::Handlers;
+use lettre::Address;
 use lettre::address::Envelope;
-use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 
 /// What became of one delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,21 +26,207 @@ pub enum Outcome {
     Refused(String),
 }
 
-/// An SMTP client for the outbox.
+/// How the SMTP server is reached, from `smtp://`, `smtps://` URLs.
+#[derive(Debug, Clone)]
+struct Server {
+    host: String,
+    port: u16,
+    /// TLS from the first byte (`smtps://`).
+    implicit_tls: bool,
+    /// STARTTLS: `required` (`?tls=required`), `opportunistic` (the default for `smtp://`
+    /// when the server offers it) or `none` (`?tls=none`).
+    starttls: Starttls,
+    credentials: Option<Credentials>,
+    hello: ClientId,
+    timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Starttls {
+    Required,
+    Opportunistic,
+    Never,
+}
+
+/// Why an email was not sent.
+#[derive(Debug)]
+enum SendError {
+    /// The server's reply, or lettre's view of the conversation.
+    Smtp(lettre::transport::smtp::Error),
+    /// The connection.
+    Io(String),
+}
+
+impl SendError {
+    /// A 5xx reply: sending again would not help.
+    fn is_permanent(&self) -> bool {
+        matches!(self, SendError::Smtp(e) if e.is_permanent())
+    }
+}
+
+impl From<lettre::transport::smtp::Error> for SendError {
+    fn from(e: lettre::transport::smtp::Error) -> Self {
+        SendError::Smtp(e)
+    }
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Smtp(e) => write!(f, "{e}"),
+            SendError::Io(e) => f.write_str(e),
+        }
+    }
+}
+
+/// Connections kept open between emails (each job takes one, or opens one).
+const IDLE_CONNECTIONS: usize = 8;
+
+/// An SMTP client for the outbox: its own connections, with Nagle's algorithm off (lettre
+/// writes a message's final dot on its own; with Nagle on, each email waited for the server's
+/// delayed acknowledgement, some 40 ms), kept open and reused.
 #[derive(Clone)]
 pub struct Sender {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    server: Arc<Server>,
+    idle: Arc<Mutex<Vec<AsyncSmtpConnection>>>,
+}
+
+fn parse_url(url: &str) -> Result<Server, String> {
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| format!("SMTP URL `{url}`: no scheme"))?;
+    let implicit_tls = match scheme {
+        "smtp" => false,
+        "smtps" => true,
+        _ => return Err(format!("SMTP URL: `{scheme}` is not smtp or smtps")),
+    };
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let rest = rest.trim_end_matches('/');
+    let (userinfo, hostport) = match rest.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, rest),
+    };
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => {
+            (h, p.parse::<u16>().map_err(|_| format!("SMTP URL: port `{p}`"))?)
+        }
+        _ => (hostport, if implicit_tls { 465 } else { 25 }),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    if host.is_empty() {
+        return Err("SMTP URL: no host".into());
+    }
+    let decode = |s: &str| -> String {
+        // Percent-decoding of user and password (`%40` for `@`).
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%'
+                && i + 2 < bytes.len()
+                && let Some(b) =
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(b);
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    let credentials = userinfo.map(|u| {
+        let (user, pass) = u.split_once(':').unwrap_or((u, ""));
+        Credentials::new(decode(user), decode(pass))
+    });
+    let mut starttls = if implicit_tls { Starttls::Never } else { Starttls::Opportunistic };
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("tls", "required")) => starttls = Starttls::Required,
+            Some(("tls", "opportunistic")) => starttls = Starttls::Opportunistic,
+            Some(("tls", "none")) => starttls = Starttls::Never,
+            _ => return Err(format!("SMTP URL: unknown parameter `{pair}`")),
+        }
+    }
+    let hello = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| ClientId::Domain(h.trim().to_owned()))
+        .unwrap_or_default();
+    Ok(Server { host, port, implicit_tls, starttls, credentials, hello, timeout: Duration::from_secs(60) })
 }
 
 impl Sender {
-    /// A client for `smtp://host:25` (plain), `smtp://host:587?tls=required` (STARTTLS) or
-    /// `smtps://user:pass@host:465` (TLS), as lettre reads them.
+    /// A client for `smtp://host:25` (STARTTLS when offered), `smtp://host:587?tls=required`
+    /// (STARTTLS or nothing), `smtp://host:25?tls=none`, or `smtps://user:pass@host:465` (TLS).
     pub fn from_url(url: &str) -> Result<Sender, String> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .map_err(|e| format!("SMTP URL: {e}"))?
-            .timeout(Some(Duration::from_secs(60)))
-            .build();
-        Ok(Sender { transport })
+        Ok(Sender { server: Arc::new(parse_url(url)?), idle: Arc::default() })
+    }
+
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let s = &*self.server;
+        let mut conn = if s.implicit_tls {
+            // lettre wraps the socket itself here (its TLS stream is the only one it takes), with
+            // Nagle's algorithm on.
+            let tls = TlsParameters::new(s.host.clone())?;
+            AsyncSmtpConnection::connect_tokio1((s.host.as_str(), s.port), Some(s.timeout), &s.hello, Some(tls), None)
+                .await?
+        } else {
+            let tcp = tokio::time::timeout(s.timeout, tokio::net::TcpStream::connect((s.host.as_str(), s.port)))
+                .await
+                .map_err(|_| SendError::Io("no answer from the SMTP server".into()))?
+                .map_err(|e| SendError::Io(format!("cannot connect to the SMTP server: {e}")))?;
+            tcp.set_nodelay(true).map_err(|e| SendError::Io(e.to_string()))?;
+            AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &s.hello).await?
+        };
+        let offers_tls = conn.can_starttls();
+        match s.starttls {
+            Starttls::Required | Starttls::Opportunistic if offers_tls => {
+                conn.starttls(TlsParameters::new(s.host.clone())?, &s.hello).await?;
+            }
+            Starttls::Required => {
+                return Err(SendError::Io("the SMTP server does not offer STARTTLS, which is required".into()));
+            }
+            _ => {}
+        }
+        if let Some(c) = &s.credentials {
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], c).await?;
+        }
+        Ok(conn)
+    }
+
+    /// Sends over an idle connection if one works, else over a new one; the connection goes
+    /// back to the idle ones after a success.
+    async fn send(&self, envelope: &Envelope, raw: &[u8]) -> Result<(), SendError> {
+        let reused = self.idle.lock().ok().and_then(|mut v| v.pop());
+        if let Some(mut conn) = reused {
+            match conn.send(envelope, raw).await {
+                Ok(_) => {
+                    self.keep(conn);
+                    return Ok(());
+                }
+                // A refusal is the server's answer, whatever the connection.
+                Err(e) if e.is_permanent() => {
+                    self.keep(conn);
+                    return Err(SendError::Smtp(e));
+                }
+                // The server closed an idle connection, or a 4xx: once more on a new one.
+                Err(_) => conn.abort().await,
+            }
+        }
+        let mut conn = self.connect().await?;
+        let r = conn.send(envelope, raw).await;
+        if r.is_ok() || r.as_ref().is_err_and(|e| e.is_permanent()) {
+            self.keep(conn);
+        } else {
+            conn.abort().await;
+        }
+        r.map(|_| ()).map_err(SendError::Smtp)
+    }
+
+    fn keep(&self, conn: AsyncSmtpConnection) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < IDLE_CONNECTIONS
+        {
+            idle.push(conn);
+        }
     }
 
     /// The handlers plus the `mail.send` job's.
@@ -66,7 +256,7 @@ impl Sender {
                 return Ok(Outcome::Refused(e));
             }
         };
-        match self.transport.send_raw(&envelope, &msg.raw).await {
+        match self.send(&envelope, &msg.raw).await {
             Ok(_) => {
                 app.mark_outbox_sent(id).await.map_err(|e| e.to_string())?;
                 Ok(Outcome::Sent)

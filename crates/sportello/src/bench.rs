@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -967,4 +967,158 @@ fn lmtp_phase(addr: &str, corpus: &Arc<Corpus>, reply_to: i64) -> anyhow::Result
         format!("p50 {:.2} ms, p99 {:.2} ms", percentile(&seq, 0.5), percentile(&seq, 0.99)),
     ));
     Ok(out)
+}
+
+/// Options of `bench-mail`.
+#[derive(Debug, Clone, Args)]
+pub struct MailBenchArgs {
+    /// Notifications to deliver (half acknowledgements, half agents' notices of new tickets).
+    #[arg(long, default_value_t = 10_000)]
+    pub notifications: usize,
+    /// Job workers of the server.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+}
+
+/// A local SMTP server that accepts everything and counts the messages it receives.
+async fn smtp_sink(listener: tokio::net::TcpListener, received: Arc<AtomicUsize>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { return };
+        let received = received.clone();
+        tokio::spawn(async move {
+            let (r, mut w) = stream.into_split();
+            let mut r = tokio::io::BufReader::new(r);
+            if w.write_all(b"220 sink ESMTP\r\n").await.is_err() {
+                return;
+            }
+            let mut line = Vec::new();
+            let mut in_data = false;
+            loop {
+                line.clear();
+                match r.read_until(b'\n', &mut line).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+                let reply: &[u8] = if in_data {
+                    if line == b".\r\n" {
+                        in_data = false;
+                        received.fetch_add(1, Ordering::Relaxed);
+                        b"250 2.0.0 queued\r\n"
+                    } else {
+                        continue;
+                    }
+                } else {
+                    let verb = line.get(..4).map(|v| v.to_ascii_uppercase()).unwrap_or_default();
+                    match &verb[..] {
+                        b"EHLO" => b"250-sink\r\n250-PIPELINING\r\n250 8BITMIME\r\n",
+                        b"DATA" => {
+                            in_data = true;
+                            b"354 go on\r\n"
+                        }
+                        b"QUIT" => {
+                            let _ = w.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => b"250 ok\r\n",
+                    }
+                };
+                if w.write_all(reply).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// Measures the delivery of queued notifications to a local SMTP server: creates tickets by
+/// email (each queues an acknowledgement and an agents' notice in its transaction), then starts
+/// `sportello serve` with `--smtp-url` at a local sink and times until every email arrived.
+pub async fn run_mail(database_url: &str, args: MailBenchArgs) -> anyhow::Result<()> {
+    let app = crate::cli::open(database_url, 4).await?;
+    let system = Actor::system(Channel::System);
+    if app.queue(&system, "support").await.is_err() {
+        let input = app::admin::QueueInput {
+            slug: "support".into(),
+            name: "Support".into(),
+            description: String::new(),
+            reference_prefix: None,
+            active: None,
+        };
+        app.create_queue(&system, input).await?;
+    }
+    // One agent who sees the queue: the agents' notice has a recipient.
+    let agent_email = "bench.mail.agent@sportello.invalid";
+    let agent = match app.users(&system).await?.into_iter().find(|u| u.email == agent_email) {
+        Some(u) => u,
+        None => {
+            let input = app::admin::UserInput {
+                email: agent_email.into(),
+                name: "Bench agent".into(),
+                role: Role::Agent,
+                partner_id: None,
+                active: None,
+            };
+            app.create_user(&system, input, None).await?
+        }
+    };
+    let rights = domain::QueueRights::ALL;
+    app.set_rights(&system, agent.id, "support", rights).await?;
+    let queued_before = app.outbox_queued_count().await?;
+    let tickets = args.notifications.div_ceil(2);
+    let by_email = Actor::system(Channel::Email);
+    let t0 = Instant::now();
+    for i in 0..tickets {
+        let input = app::tickets::NewTicketInput {
+            queue: "support".into(),
+            title: format!("Linea muta {i}"),
+            requestors: vec![format!("cliente{i}@bench-mail.invalid")],
+            body: "Da stamattina la linea non funziona.".into(),
+            ..Default::default()
+        };
+        app.create_ticket(&by_email, input).await?;
+    }
+    let queued = app.outbox_queued_count().await?;
+    let generated = t0.elapsed();
+    app.db.close().await;
+    eprintln!(
+        "bench-mail: {} emails queued by {tickets} tickets in {:.1} s ({queued_before} were queued before)",
+        queued - queued_before,
+        generated.as_secs_f64()
+    );
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let sink = listener.local_addr()?;
+    let received = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(smtp_sink(listener, received.clone()));
+    let exe = std::env::current_exe()?;
+    let started = Instant::now();
+    let child = Command::new(exe)
+        .args(["--database-url", database_url, "serve", "--listen", "127.0.0.1:0", "--imap-interval", "0"])
+        .args(["--workers", &args.workers.to_string(), "--smtp-url", &format!("smtp://{sink}")])
+        .env("SPORTELLO_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()?;
+    let _server = Server(child);
+    let want = usize::try_from(queued).unwrap_or(usize::MAX);
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while received.load(Ordering::Relaxed) < want {
+        if Instant::now() > deadline {
+            bail!("only {} of {want} emails arrived in 10 minutes", received.load(Ordering::Relaxed));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = started.elapsed();
+    println!("Sportello mail benchmark — {} workers", args.workers);
+    println!(
+        "| queue {} notifications ({tickets} tickets by email) | {:.1} s |",
+        queued - queued_before,
+        generated.as_secs_f64()
+    );
+    println!(
+        "| deliver {want} queued emails to a local SMTP server (server start included) | {:.1} s, {:.0} emails/s |",
+        took.as_secs_f64(),
+        want as f64 / took.as_secs_f64()
+    );
+    Ok(())
 }

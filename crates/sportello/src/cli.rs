@@ -33,6 +33,8 @@ pub enum Command {
     Demo,
     /// Measure performance on a large seeded database and print the figures.
     Bench(crate::bench::BenchArgs),
+    /// Measure the delivery of queued notification email to a local SMTP server.
+    BenchMail(crate::bench::MailBenchArgs),
     /// Email: take in a message.
     #[command(subcommand)]
     Mail(MailCommand),
@@ -214,6 +216,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             app.db.close().await;
         }
         Command::Bench(args) => crate::bench::run(&cli.database_url, args).await?,
+        Command::BenchMail(args) => crate::bench::run_mail(&cli.database_url, args).await?,
         Command::Mail(MailCommand::Ingest { queue, action, max_bytes }) => {
             return Ok(crate::mail_ingest::run(&cli.database_url, queue, action, max_bytes).await);
         }

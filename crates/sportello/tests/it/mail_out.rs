@@ -500,3 +500,27 @@ both!(
         assert_eq!(app.mail_templates(&cast.admin).await.unwrap().len(), 21);
     }
 );
+
+#[test]
+fn smtp_urls_are_read_or_refused_clearly() {
+    for good in [
+        "smtp://127.0.0.1:25",
+        "smtp://relay.example",
+        "smtp://relay.example:587?tls=required",
+        "smtp://relay.example:25?tls=none",
+        "smtps://user%40example.net:p%C3%A0ss@relay.example:465",
+        "smtp://[::1]:2525",
+    ] {
+        assert!(mail::send::Sender::from_url(good).is_ok(), "{good}");
+    }
+    for bad in [
+        "ftp://relay.example",
+        "relay.example:25",
+        "smtp://:25",
+        "smtp://h:99999",
+        "smtp://h:25?tls=maybe",
+        "smtp://h:25?x=%",
+    ] {
+        assert!(mail::send::Sender::from_url(bad).is_err(), "{bad}");
+    }
+}
