@@ -446,6 +446,7 @@ impl App {
 
     /// Renders `notice` for each recipient and puts it in the outbox with its `mail.send` job,
     /// in the caller's transaction; returns how many emails were queued.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn queue_notice(
         &self,
         tx: &mut Tx,
