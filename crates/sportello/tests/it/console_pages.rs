@@ -494,3 +494,28 @@ both!(
         assert_eq!(api.headers()["content-type"], "application/problem+json");
     }
 );
+
+both!(
+    async fn an_email_message_links_to_its_original_for_agents_only(t: &Ctx) {
+        let cast = t.seed().await;
+        with_passwords(t, &cast).await;
+        let input = app::ingest::QueueMailInput { address: Some("support@op.example".into()), ..Default::default() };
+        t.app.set_queue_mail(&cast.admin, "support", input).await.unwrap();
+        let raw = b"From: Anna <anna@acme.example>\r\nTo: support@op.example\r\nSubject: Linea muta\r\nMessage-ID: <page-raw@acme.example>\r\nX-Originating-IP: [192.0.2.7]\r\n\r\nNessun segnale.\r\n";
+        let to = app::mail::Delivery::Address("support@op.example".into());
+        let d = mail::deliver::deliver(&t.app, raw, &to).await.unwrap();
+        let mail::deliver::Delivered::Taken(app::ingest::Outcome::NewTicket(n)) = d else { panic!("{d:?}") };
+        let m = t.app.messages(&cast.admin, n).await.unwrap()[0].id;
+        let link = format!("/tickets/{n}/messages/{m}/raw");
+
+        let mut b = Browser::new(t);
+        b.login_ok("agent@op.example").await;
+        let page = b.get(&format!("/tickets/{n}")).await;
+        assert!(page.body.contains(&format!("href=\"{link}\"")), "{}", page.body);
+        let got = b.get(&link).await;
+        assert_eq!(got.status, StatusCode::OK);
+        assert!(got.body.contains("X-Originating-IP: [192.0.2.7]"), "{}", got.body);
+        // A message of another ticket under this number's path is not found.
+        assert_eq!(b.get(&format!("/tickets/{}/messages/{m}/raw", n + 1)).await.status, StatusCode::NOT_FOUND);
+    }
+);

@@ -52,6 +52,7 @@ ticket-internal-comment = Comentari intern
 ticket-public-reply = Resposta pública
 ticket-reply = Respon als sol·licitants
 ticket-reply-body = Resposta (la veuen els sol·licitants i els Cc)
+ticket-original-email = Correu original
 ticket-attachments = Adjunts
 ticket-send-reply = Envia la resposta
 ticket-comment = Comentari intern

@@ -52,6 +52,7 @@ ticket-internal-comment = Internal comment
 ticket-public-reply = Public reply
 ticket-reply = Reply to the requestors
 ticket-reply-body = Reply (the requestors and Cc see it)
+ticket-original-email = Original email
 ticket-attachments = Attachments
 ticket-send-reply = Send reply
 ticket-comment = Internal comment

@@ -52,6 +52,7 @@ ticket-internal-comment = Commento interno
 ticket-public-reply = Risposta pubblica
 ticket-reply = Rispondi ai richiedenti
 ticket-reply-body = Risposta (la vedono i richiedenti e i Cc)
+ticket-original-email = Email originale
 ticket-attachments = Allegati
 ticket-send-reply = Invia risposta
 ticket-comment = Commento interno

@@ -27,6 +27,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/tickets/{number}/take", post(take))
         .route("/tickets/{number}/links", post(link))
         .route("/tickets/{number}/attachments/{id}", get(attachment))
+        .route("/tickets/{number}/messages/{id}/raw", get(original_email))
 }
 
 /// The session, after the form's CSRF token is checked, and the ticket number of a form post.
@@ -354,4 +355,17 @@ async fn attachment(
     let id = id.parse::<i64>().map_err(|_| viewer.err()(app::Error::NotFound(format!("attachment {id}"))))?;
     let (a, data) = state.app.attachment(&s.actor, n, id).await.map_err(viewer.err())?;
     Ok(super::download(&a.filename, &a.content_type, data))
+}
+
+/// The email a message came from, as received (agents; 404 when it was not kept).
+async fn original_email(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((raw, id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let s = viewer.require()?;
+    let n = super::ticket_number(&viewer, &raw)?;
+    let id = id.parse::<i64>().map_err(|_| viewer.err()(app::Error::NotFound(format!("message {id}"))))?;
+    let data = state.app.message_raw(&s.actor, n, id).await.map_err(viewer.err())?;
+    Ok(super::download(&format!("message-{id}.eml"), "message/rfc822", data))
 }
