@@ -975,8 +975,8 @@ pub struct MailBenchArgs {
     /// Notifications to deliver (half acknowledgements, half agents' notices of new tickets).
     #[arg(long, default_value_t = 10_000)]
     pub notifications: usize,
-    /// Job workers of the server.
-    #[arg(long, default_value_t = 2)]
+    /// Job workers of the server (`serve`'s default).
+    #[arg(long, default_value_t = 4)]
     pub workers: usize,
 }
 

@@ -80,7 +80,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub demo: bool,
     /// Background job workers in this process (0 for none).
-    #[arg(long, env = "SPORTELLO_WORKERS", default_value_t = 2)]
+    #[arg(long, env = "SPORTELLO_WORKERS", default_value_t = 4)]
     pub workers: usize,
     /// The name of this node in job records (default: host name and process id).
     #[arg(long, env = "SPORTELLO_NODE")]
