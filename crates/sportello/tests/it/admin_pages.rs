@@ -547,3 +547,149 @@ both!(
         assert_eq!((v.name.as_str(), v.active), ("Vera", false));
     }
 );
+
+both!(
+    async fn admin_email_page_sets_queue_policies_mailboxes_quarantine_and_templates(t: &Ctx) {
+        let cast = cast_with_passwords(t).await;
+        let (mut b, csrf) = logged_in(t, "admin@op.example").await;
+        let page = b.get("/admin/email").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        for section in ["id=\"queues\"", "id=\"imap\"", "id=\"quarantine\"", "id=\"templates\""] {
+            assert!(page.body.contains(section), "{section}");
+        }
+
+        // Queue policies: saved, or refused with the field named and nothing changed.
+        let ok = b
+            .post(
+                "/admin/email/queues/support",
+                &[
+                    ("csrf", &csrf),
+                    ("address", "support@op.example"),
+                    ("comment_address", ""),
+                    ("unknown_sender", "refuse"),
+                    ("stranger_reply", "comment"),
+                    ("mask_sensitive", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+        let m = t.app.queue_mail(&cast.admin, "support").await.unwrap();
+        assert_eq!(
+            (m.address.as_deref(), m.unknown_sender.as_str(), m.mask_sensitive),
+            (Some("support@op.example"), "refuse", true)
+        );
+        let bad = b
+            .post(
+                "/admin/email/queues/support",
+                &[
+                    ("csrf", &csrf),
+                    ("address", "not an address"),
+                    ("unknown_sender", "refuse"),
+                    ("stranger_reply", "comment"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+        assert!(bad.body.contains("address"));
+        assert_eq!(
+            t.app.queue_mail(&cast.admin, "support").await.unwrap().address.as_deref(),
+            Some("support@op.example")
+        );
+        // Without the CSRF token nothing changes.
+        let forged = b
+            .post(
+                "/admin/email/queues/support",
+                &[("address", "evil@op.example"), ("unknown_sender", "create"), ("stranger_reply", "comment")],
+            )
+            .await;
+        assert_ne!(forged.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            t.app.queue_mail(&cast.admin, "support").await.unwrap().address.as_deref(),
+            Some("support@op.example")
+        );
+
+        // A mailbox: added (password never shown back), listed, polled now, deleted.
+        let added = b
+            .post(
+                "/admin/email/imap",
+                &[
+                    ("csrf", &csrf),
+                    ("name", "support-imap"),
+                    ("host", "imap.op.example"),
+                    ("port", ""),
+                    ("security", "tls"),
+                    ("username", "support"),
+                    ("password", "hunter2-secret"),
+                    ("folder", ""),
+                    ("done_folder", "Done"),
+                    ("queue", "support"),
+                    ("action", "correspond"),
+                ],
+            )
+            .await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+        let page = b.get("/admin/email").await;
+        assert!(page.body.contains("support@imap.op.example:993") && !page.body.contains("hunter2"), "{}", page.body);
+        let id = t.app.imap_mailboxes(&cast.admin).await.unwrap()[0].id;
+        assert_eq!(
+            b.post(&format!("/admin/email/imap/{id}/poll"), &[("csrf", &csrf)]).await.status,
+            StatusCode::SEE_OTHER
+        );
+        assert_eq!(
+            b.post(&format!("/admin/email/imap/{id}/delete"), &[("csrf", &csrf)]).await.status,
+            StatusCode::SEE_OTHER
+        );
+        assert!(t.app.imap_mailboxes(&cast.admin).await.unwrap().is_empty());
+
+        // The quarantine: an unreadable message is listed with its reason, downloaded, discarded.
+        let to = app::mail::Delivery::Address("support@op.example".into());
+        let d = mail::deliver::deliver(&t.app, b"\xff\xfe<script>x</script>", &to).await.unwrap();
+        let mail::deliver::Delivered::Malformed(q) = d else { panic!("{d:?}") };
+        let page = b.get("/admin/email").await;
+        assert!(
+            page.body.contains(&format!("/admin/email/quarantine/{q}/raw"))
+                && page.body.contains("Not readable as email")
+        );
+        assert!(!page.body.contains("<script>x"), "escaped");
+        let raw = b.get(&format!("/admin/email/quarantine/{q}/raw")).await;
+        assert_eq!(raw.status, StatusCode::OK);
+        assert_eq!(
+            b.post(&format!("/admin/email/quarantine/{q}/discard"), &[("csrf", &csrf)]).await.status,
+            StatusCode::SEE_OTHER
+        );
+        assert!(!b.get("/admin/email").await.body.contains(&format!("/admin/email/quarantine/{q}/raw")));
+
+        // A template: previewed on sample data without saving, refused when broken, saved, reset.
+        let path = "/admin/email/templates/it/ack";
+        assert_eq!(b.get(path).await.status, StatusCode::OK);
+        let preview = b
+            .post(
+                path,
+                &[
+                    ("csrf", &csrf),
+                    ("action", "preview"),
+                    ("subject", "Presa in carico"),
+                    ("body", "Ticket {{ ticket.reference }} per {{ recipient.name }}"),
+                ],
+            )
+            .await;
+        assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+        assert!(preview.body.contains("Ticket support#310"), "{}", preview.body);
+        assert!(!t.app.mail_template(&cast.admin, "ack", "it").await.unwrap().overridden);
+        let broken = b.post(path, &[("csrf", &csrf), ("action", "save"), ("subject", "x"), ("body", "{% if %}")]).await;
+        assert_eq!(broken.status, StatusCode::BAD_REQUEST, "{}", broken.body);
+        let saved = b
+            .post(path, &[("csrf", &csrf), ("action", "save"), ("subject", "Presa in carico"), ("body", "Grazie")])
+            .await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        assert!(t.app.mail_template(&cast.admin, "ack", "it").await.unwrap().overridden);
+        let reset = b.post(path, &[("csrf", &csrf), ("action", "reset"), ("subject", ""), ("body", "")]).await;
+        assert_eq!(reset.status, StatusCode::SEE_OTHER, "{}", reset.body);
+        assert!(!t.app.mail_template(&cast.admin, "ack", "it").await.unwrap().overridden);
+
+        // Agents are not admins.
+        let (mut agent, _) = logged_in(t, "agent@op.example").await;
+        assert_eq!(agent.get("/admin/email").await.status, StatusCode::FORBIDDEN);
+        assert_eq!(agent.get(path).await.status, StatusCode::FORBIDDEN);
+    }
+);

@@ -55,21 +55,21 @@ pub(crate) fn routes() -> Router<AppState> {
 // ----- shared -----
 
 /// The session of an administrator; others get a 403 page (or the login page).
-fn admin(viewer: &Viewer) -> Result<&Session, PageError> {
+pub(super) fn admin(viewer: &Viewer) -> Result<&Session, PageError> {
     let s = viewer.require()?;
     s.actor.require_admin().map_err(viewer.err())?;
     Ok(s)
 }
 
 /// The administrator's session for a posted form whose CSRF token is right.
-fn posted<'a>(viewer: &'a Viewer, f: &Submitted) -> Result<&'a Session, PageError> {
+pub(super) fn posted<'a>(viewer: &'a Viewer, f: &Submitted) -> Result<&'a Session, PageError> {
     let s = admin(viewer)?;
     check_csrf(viewer, f.get("csrf").unwrap_or(""))?;
     Ok(s)
 }
 
 /// The problems to show beside a form, for a refusal the person can fix; other errors fail the page.
-fn problems(viewer: &Viewer, e: Error) -> Result<Vec<FieldProblem>, PageError> {
+pub(super) fn problems(viewer: &Viewer, e: Error) -> Result<Vec<FieldProblem>, PageError> {
     match e {
         Error::Invalid(p) => Ok(p),
         Error::Conflict(m) => Ok(vec![FieldProblem { field: String::new(), message: m }]),

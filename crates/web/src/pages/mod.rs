@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod admin_mail;
 mod form;
 pub mod i18n;
 mod invite;
@@ -77,6 +78,7 @@ pub fn routes() -> Router<AppState> {
         .merge(account::routes())
         .merge(people::routes())
         .merge(admin::routes())
+        .merge(admin_mail::routes())
         .merge(invite::routes())
 }
 
