@@ -12,6 +12,26 @@ use crate::{App, Error, Result};
 /// A queue's email settings (addresses, policies), as stored.
 pub use store::mail::QueueMail as QueueMailSettings;
 
+/// Records, in `tx`, an inbound email that is on no ticket, with its bytes.
+async fn record_inbound(
+    tx: &mut store::Tx,
+    mail: &InboundMail,
+    message_id: &str,
+    outcome: &str,
+    now: i64,
+) -> Result<()> {
+    let sha = store::blobs::put(tx, &mail.raw, now).await?;
+    let rec = store::mail::MailRecord {
+        direction: "in",
+        message_id: message_id.to_owned(),
+        from_address: mail.from.as_ref().map(|f| f.email.trim().to_lowercase()).unwrap_or_default(),
+        raw_sha256: Some(sha),
+        outcome: outcome.to_owned(),
+    };
+    store::mail::insert(tx, &rec, None, None, now).await?;
+    Ok(())
+}
+
 /// Messages from one sender per hour beyond which they are stored but answered by nothing.
 pub const SENDER_HOURLY_LIMIT: i64 = 30;
 
@@ -117,25 +137,11 @@ impl App {
         Ok(id)
     }
 
-    /// Records an email that changed no ticket (a bounce without a ticket, a refusal).
-    async fn record_mail_only(
-        &self,
-        mail: &InboundMail,
-        message_id: &str,
-        outcome: &str,
-        ticket: Option<i64>,
-    ) -> Result<()> {
+    /// Records an email that changed no ticket (a bounce without a ticket), in its own transaction.
+    async fn record_mail_only(&self, mail: &InboundMail, message_id: &str, outcome: &str) -> Result<()> {
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
-        let sha = store::blobs::put(&mut tx, &mail.raw, now).await?;
-        let rec = store::mail::MailRecord {
-            direction: "in",
-            message_id: message_id.to_owned(),
-            from_address: mail.from.as_ref().map(|f| f.email.clone()).unwrap_or_default(),
-            raw_sha256: Some(sha),
-            outcome: outcome.to_owned(),
-        };
-        store::mail::insert(&mut tx, &rec, ticket, None, now).await?;
+        record_inbound(&mut tx, mail, message_id, outcome, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -214,7 +220,7 @@ impl App {
                     Ok(Outcome::Bounce(Some(t)))
                 }
                 None => {
-                    self.record_mail_only(&mail, &message_id, "bounce", None).await?;
+                    self.record_mail_only(&mail, &message_id, "bounce").await?;
                     Ok(Outcome::Bounce(None))
                 }
             };
@@ -371,15 +377,7 @@ impl App {
                     // sender over the hourly limit, or their address bounces.
                     let now = store::micros(self.now());
                     let mut w = self.db.write().await?;
-                    let sha = store::blobs::put(&mut w, &mail.raw, now).await?;
-                    let rec = store::mail::MailRecord {
-                        direction: "in",
-                        message_id: message_id.clone(),
-                        from_address: from.clone(),
-                        raw_sha256: Some(sha),
-                        outcome: "refused".into(),
-                    };
-                    store::mail::insert(&mut w, &rec, None, None, now).await?;
+                    record_inbound(&mut w, &mail, &message_id, "refused", now).await?;
                     if !quiet
                         && !sender_bounced
                         && let Some(sender) = &mail.from
