@@ -209,6 +209,7 @@ impl App {
         audit(&mut tx, actor, None, "queue", q.id, "created", None, None, Some(q.slug.clone()), now).await?;
         let v = self.queue_view(&mut tx, q).await?;
         tx.commit().await?;
+        self.forget_notice_cache();
         Ok(v)
     }
 
@@ -273,6 +274,7 @@ impl App {
             .await?;
         let v = self.queue_view(&mut tx, q).await?;
         tx.commit().await?;
+        self.forget_notice_cache();
         Ok(v)
     }
 
@@ -288,6 +290,7 @@ impl App {
         audit(&mut tx, actor, None, "queue", q.id, "field_removed", Some(field), None, None, now).await?;
         let v = self.queue_view(&mut tx, q).await?;
         tx.commit().await?;
+        self.forget_notice_cache();
         Ok(v)
     }
 

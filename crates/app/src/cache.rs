@@ -1,5 +1,6 @@
-//! Short-lived per-process copies of rows that change rarely and are read on every change to a
-//! ticket (a queue's email settings, the agents who watch it, compiled mail templates). A
+//! Short-lived per-process copies of rows that change rarely and are read on every new ticket,
+//! change or email (queues and their fields and email settings, the agents who watch a queue,
+//! compiled mail templates). A
 //! change made through this process forgets them at once; one made on another node is seen
 //! within [`TTL`].
 
@@ -56,6 +57,10 @@ pub(crate) struct NoticeCache {
     pub queues: Ttl<i64, store::mail::QueueMail>,
     /// The agents who see a queue, by queue id (with whether their address bounces).
     pub watchers: Ttl<i64, Vec<store::outbox::Recipient>>,
+    /// Every queue's email settings (addresses, prefixes, policies).
+    pub queue_list: Ttl<(), std::sync::Arc<Vec<store::mail::QueueMail>>>,
+    /// Queues with their custom fields, by slug (what a new ticket is checked against).
+    pub queue_rows: Ttl<String, std::sync::Arc<(store::QueueRow, Vec<store::CustomFieldRow>)>>,
 }
 
 impl NoticeCache {
@@ -64,5 +69,7 @@ impl NoticeCache {
         self.templates.clear();
         self.queues.clear();
         self.watchers.clear();
+        self.queue_list.clear();
+        self.queue_rows.clear();
     }
 }

@@ -92,31 +92,41 @@ pub struct MailTarget {
 impl App {
     /// Where mail delivered this way goes; `NotFound` when no queue has that address.
     pub async fn mail_target(&self, delivery: &Delivery) -> Result<MailTarget> {
-        let mut tx = self.db.read().await?;
+        let queues = self.queue_mail_list().await?;
         match delivery {
             Delivery::Address(address) => {
                 let (base, tag) = domain::mail::split_plus(address);
-                let queue = store::mail::queue_by_address(&mut tx, &base)
-                    .await?
+                let is = |a: &Option<String>| a.as_deref() == Some(base.as_str());
+                let queue = queues
+                    .iter()
+                    .find(|q| is(&q.address) || is(&q.comment_address))
+                    .cloned()
                     .ok_or_else(|| Error::NotFound(format!("no queue receives mail for {base}")))?;
-                let action = if queue.comment_address.as_deref() == Some(base.as_str()) {
-                    MailAction::Comment
-                } else {
-                    MailAction::Correspond
-                };
+                let action = if is(&queue.comment_address) { MailAction::Comment } else { MailAction::Correspond };
                 let ticket = tag.and_then(|t| t.parse::<i64>().ok()).filter(|n| *n > 0);
                 Ok(MailTarget { queue, action, ticket })
             }
             Delivery::Queue { queue, action } => {
-                let row = store::queues::by_slug(&mut tx, &queue.to_ascii_lowercase())
-                    .await?
-                    .ok_or_else(|| Error::NotFound(format!("queue {queue}")))?;
-                let queue = store::mail::queue_mail_by_id(&mut tx, row.id)
-                    .await?
+                let slug = queue.to_ascii_lowercase();
+                let queue = queues
+                    .iter()
+                    .find(|q| q.slug == slug)
+                    .cloned()
                     .ok_or_else(|| Error::NotFound(format!("queue {queue}")))?;
                 Ok(MailTarget { queue, action: *action, ticket: None })
             }
         }
+    }
+
+    /// Every queue's email settings, from this process's short cache when fresh.
+    async fn queue_mail_list(&self) -> Result<std::sync::Arc<Vec<store::mail::QueueMail>>> {
+        if let Some(list) = self.notice_cache.queue_list.get(&()) {
+            return Ok(list);
+        }
+        let mut tx = self.db.read().await?;
+        let list = std::sync::Arc::new(store::mail::all_queue_mail(&mut tx).await?);
+        self.notice_cache.queue_list.put((), list.clone());
+        Ok(list)
     }
 
     /// Keeps a message aside (malformed, held for moderation, refused) for admins to inspect.
@@ -157,10 +167,13 @@ impl App {
             _ => format!("{}@sportello.invalid", crate::auth::token_hash(&String::from_utf8_lossy(&mail.raw))),
         };
         let mut tx = self.db.read().await?;
-        if let Some((ticket, _)) = store::mail::inbound_seen(&mut tx, &message_id, target.queue.queue_id).await? {
+        let from = mail.from.as_ref().map(|f| f.email.trim().to_lowercase()).unwrap_or_default();
+        let hour_ago = store::micros(self.now() - jiff::SignedDuration::from_hours(1));
+        // Seen before? How chatty is the sender, and do they bounce? One round trip.
+        let facts = store::mail::sender_facts(&mut tx, &message_id, target.queue.queue_id, &from, hour_ago).await?;
+        if let Some((ticket, _)) = facts.seen {
             return Ok(Outcome::Duplicate(ticket));
         }
-        let from = mail.from.as_ref().map(|f| f.email.trim().to_lowercase()).unwrap_or_default();
         let subject = mail.subject.clone();
         // Automatic messages and chatty senders are recorded but answered by nothing (no loops).
         let verdict = domain::mail::auto_reply_allowed(
@@ -170,9 +183,7 @@ impl App {
             mail.auto.list,
             &from,
         );
-        let hour_ago = store::micros(self.now() - jiff::SignedDuration::from_hours(1));
-        let recent =
-            if from.is_empty() { 0 } else { store::mail::inbound_count_since(&mut tx, &from, hour_ago).await? };
+        let recent = if from.is_empty() { 0 } else { facts.recent };
         let quiet = verdict != domain::mail::AutoVerdict::Allowed || recent >= SENDER_HOURLY_LIMIT;
 
         // A delivery status notification about mail we sent.
@@ -235,7 +246,7 @@ impl App {
         }
 
         // A message from an address we marked as bouncing shows that it works again.
-        let sender_bounced = store::mail::is_bouncing(&mut tx, &from).await?;
+        let sender_bounced = facts.bouncing;
 
         // Who wrote: an agent (by their address), a known contact, or a stranger.
         let user = store::people::user_by_email(&mut tx, &from).await?.filter(|u| u.active);
@@ -256,9 +267,8 @@ impl App {
         };
 
         // Which ticket: the plus-address, the subject tag, then our Message-IDs it answers.
-        let prefixes: Vec<String> =
-            store::queues::all(&mut tx).await?.into_iter().map(|q| q.reference_prefix).collect();
-        let known: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+        let queues = self.queue_mail_list().await?;
+        let known: Vec<&str> = queues.iter().map(|q| q.reference_prefix.as_str()).collect();
         let mut ticket = target.ticket.or_else(|| Reference::find_in_subject(&subject, &known).map(|r| r.number));
         if ticket.is_none() {
             let mut ids = mail.in_reply_to.clone();

@@ -262,6 +262,9 @@ pub(crate) struct Notice<'a> {
     pub body: &'a str,
     /// The message row, for the email's record.
     pub message_row_id: Option<i64>,
+    /// The conversation's earlier Message-IDs when the caller knows them (a new ticket's);
+    /// else they are read.
+    pub thread: Option<&'a [String]>,
 }
 
 /// Whether the email a change comes from asks for no automatic mail (automatic, or over the
@@ -367,6 +370,13 @@ pub(crate) async fn flush(tx: &mut Tx, pending: Vec<Pending>, now: i64) -> Resul
         metrics::counter!("sportello_mail_queued_total", "kind" => p.kind).increment(1);
     }
     Ok(pending.len())
+}
+
+/// Whether a new ticket opened by `actor` is acknowledged to its requestors: when it came from
+/// the customer's side or by email, not when staff opened it for the customer (they talk to the
+/// customer themselves).
+pub(crate) fn acknowledges(actor: &Actor) -> bool {
+    matches!(actor.who, Who::Contact { .. } | Who::Partner { .. }) || actor.channel == Channel::Email
 }
 
 /// What every notice of one change shares, read once for the change.
@@ -476,8 +486,11 @@ impl App {
         let reference = Reference::new(&queue.reference_prefix, t.id).to_string();
         let agent_side = notice.kind.starts_with("agent_");
         // Agents' notices stay out of the customer's thread: they need no thread to join.
-        let thread =
-            if agent_side { Vec::new() } else { store::outbox::message_ids_of_ticket(tx, t.id, REFERENCES).await? };
+        let thread = match notice.thread {
+            _ if agent_side => Vec::new(),
+            Some(known) => known.to_vec(),
+            None => store::outbox::message_ids_of_ticket(tx, t.id, REFERENCES).await?,
+        };
         let from_addr = self.config.mail_from.trim().to_owned();
         let domain = domain_of(&from_addr).to_owned();
         let parse_box = |name: &str, email: &str| -> Result<Mailbox> {
@@ -647,15 +660,15 @@ impl App {
         now: i64,
     ) -> Result<usize> {
         let setting = self.notice_setting(tx, t, None).await?;
-        let notice = Notice { kind: "masked", ticket: t, body: kinds, message_row_id: None };
+        let notice = Notice { kind: "masked", ticket: t, body: kinds, message_row_id: None, thread: None };
         let mut out = Vec::new();
         self.queue_notice(tx, &Actor::system(Channel::Email), &setting, &notice, vec![to], &mut out, now).await?;
         flush(tx, out, now).await
     }
 
-    /// A new ticket: the acknowledgement to the requestors (when it came from the customer's
-    /// side or by email) and the notice to the queue's agents. `customer` is the ticket's
-    /// customer when the caller has read it.
+    /// A new ticket: the acknowledgement to its `requestors` (when [`acknowledges`] says so)
+    /// and the notice to the queue's agents. `customer` is the ticket's customer when the caller
+    /// has read it; `thread` the Message-ID of the email it came from, if any.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn notify_opened(
         &self,
@@ -663,24 +676,24 @@ impl App {
         actor: &Actor,
         t: &TicketRow,
         customer: Option<store::CustomerRow>,
+        requestors: Vec<store::outbox::Recipient>,
+        thread: &[String],
         body: &str,
         message_row_id: i64,
         now: i64,
     ) -> Result<()> {
         let setting = self.notice_setting(tx, t, customer).await?;
         let mut out = Vec::new();
-        let from_customer = matches!(actor.who, Who::Contact { .. } | Who::Partner { .. });
-        if from_customer || actor.channel == Channel::Email {
-            let requestors: Vec<_> =
-                store::outbox::ticket_contacts(tx, t.id).await?.into_iter().filter(|c| !c.cc).collect();
+        if acknowledges(actor) {
             // The acknowledgement goes to the author too: it carries the reference.
             let mut as_author = Actor::system(actor.channel);
             as_author.label = actor.label.clone();
-            let notice = Notice { kind: "ack", ticket: t, body, message_row_id: Some(message_row_id) };
+            let notice =
+                Notice { kind: "ack", ticket: t, body, message_row_id: Some(message_row_id), thread: Some(thread) };
             self.queue_notice(tx, &as_author, &setting, &notice, requestors, &mut out, now).await?;
         }
         let agents = self.queue_watchers(tx, t.queue_id).await?;
-        let notice = Notice { kind: "agent_new", ticket: t, body, message_row_id: Some(message_row_id) };
+        let notice = Notice { kind: "agent_new", ticket: t, body, message_row_id: Some(message_row_id), thread: None };
         self.queue_notice(tx, actor, &setting, &notice, agents, &mut out, now).await?;
         flush(tx, out, now).await?;
         Ok(())
@@ -711,7 +724,7 @@ impl App {
         if let Some((MessageKind::Reply, body, mid)) = message {
             if from_staff {
                 let contacts = store::outbox::ticket_contacts(tx, t.id).await?;
-                let notice = Notice { kind: "reply", ticket: t, body, message_row_id: Some(mid) };
+                let notice = Notice { kind: "reply", ticket: t, body, message_row_id: Some(mid), thread: None };
                 queued = self.queue_notice(tx, actor, &setting, &notice, contacts, &mut out, now).await?;
                 replied = queued > 0;
             } else if let Some(owner) = t.owner_id
@@ -726,14 +739,14 @@ impl App {
                     cc: false,
                     bouncing,
                 }];
-                let notice = Notice { kind: "agent_reply", ticket: t, body, message_row_id: Some(mid) };
+                let notice = Notice { kind: "agent_reply", ticket: t, body, message_row_id: Some(mid), thread: None };
                 queued += self.queue_notice(tx, actor, &setting, &notice, to, &mut out, now).await?;
             }
         }
         if resolving && !replied {
             let requestors: Vec<_> =
                 store::outbox::ticket_contacts(tx, t.id).await?.into_iter().filter(|c| !c.cc).collect();
-            let notice = Notice { kind: "resolved", ticket: t, body: "", message_row_id: None };
+            let notice = Notice { kind: "resolved", ticket: t, body: "", message_row_id: None, thread: None };
             queued += self.queue_notice(tx, actor, &setting, &notice, requestors, &mut out, now).await?;
         }
         flush(tx, out, now).await?;

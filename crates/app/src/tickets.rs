@@ -272,18 +272,14 @@ impl App {
         self.check_attachments(&mut p, "attachments", &input.attachments);
         // Checks that only read happen before taking the write lock (SQLite has one writer).
         let mut tx = self.db.read().await?;
-        let queue = store::queues::by_slug(&mut tx, &input.queue.to_ascii_lowercase()).await?;
-        let queue = match queue {
-            Some(q) if q.active => Some(q),
+        let found = self.queue_and_fields(&mut tx, &input.queue.to_ascii_lowercase()).await?;
+        let (queue, fields) = match found.as_deref() {
+            Some((q, f)) if q.active => (Some(q.clone()), f.clone()),
             Some(_) => {
                 p.add("queue", format!("queue `{}` is closed to new tickets", input.queue));
-                None
+                (None, Vec::new())
             }
             None => return Err(Error::NotFound(format!("queue {}", input.queue))),
-        };
-        let fields = match &queue {
-            Some(q) => store::queues::fields(&mut tx, q.id).await?,
-            None => Vec::new(),
         };
         let mut field_values = Vec::new();
         for (name, value) in &input.fields {
@@ -334,6 +330,20 @@ impl App {
         {
             customer = store::people::customer(&mut tx, id).await?;
         }
+        // The requestors who bounce (no acknowledgement for them), looked up here rather than
+        // under the write lock. A sender marked as bouncing is not: their email shows the address
+        // works again (the mark is cleared with the ticket).
+        let bouncing: Vec<String> = if crate::notify::acknowledges(actor) && !crate::notify::quiet(origin.as_ref()) {
+            let mut emails = requestors.clone();
+            emails.extend(acting_contact.as_ref().map(|c| c.email.to_lowercase()));
+            let mut found = store::mail::bouncing_among(&mut tx, &emails).await?;
+            if let Some(o) = origin.as_ref().filter(|o| o.sender_bounced) {
+                found.retain(|e| *e != o.from);
+            }
+            found
+        } else {
+            Vec::new()
+        };
         drop(tx);
         // The writes, on SQLite grouped with concurrent creations into one commit (they may run
         // twice, see `Db::write_grouped`, hence the clones).
@@ -343,6 +353,7 @@ impl App {
         let (queue_id, prefix, owner_id) = (queue.id, queue.reference_prefix.clone(), owner.as_ref().map(|u| u.id));
         let (title_w, values_w, customer_w) = (title.clone(), field_values.clone(), customer.clone());
         let acting_contact = std::sync::Arc::new(acting_contact);
+        let bouncing = std::sync::Arc::new(bouncing);
         let written: Written = self
             .db
             .write_grouped(move |w: &mut Tx| -> store::BoxFuture<'_, Result<Written>> {
@@ -351,6 +362,7 @@ impl App {
                 let (requestors, cc, prefix) = (requestors.clone(), cc.clone(), prefix.clone());
                 let origin = origin.clone();
                 let acting_contact = (*acting_contact).clone();
+                let bouncing = bouncing.clone();
                 let (body_text, body_html) = (body_text.clone(), body_html.clone());
                 Box::pin(async move {
                     let mut customer_id = customer.as_ref().map(|c| c.id);
@@ -433,7 +445,19 @@ impl App {
                         customer = store::people::customer(&mut *w, id).await?;
                     }
                     if !crate::notify::quiet(origin.as_ref()) {
-                        app.notify_opened(&mut *w, &actor, &t, customer.clone(), &m.body_text, m.id, now).await?;
+                        let to = requestor_rows
+                            .iter()
+                            .map(|c| store::outbox::Recipient {
+                                email: c.email.clone(),
+                                name: c.name.clone(),
+                                language: c.language.clone(),
+                                cc: false,
+                                bouncing: bouncing.contains(&c.email.to_lowercase()),
+                            })
+                            .collect();
+                        let thread: Vec<String> = origin.iter().map(|o| o.message_id.clone()).collect();
+                        app.notify_opened(&mut *w, &actor, &t, customer.clone(), to, &thread, &m.body_text, m.id, now)
+                            .await?;
                     }
                     Ok(Written { t, reference, requestor_rows, cc_rows, customer })
                 })
@@ -465,6 +489,24 @@ impl App {
             resolved_at: None,
             merged_from: Vec::new(),
         })
+    }
+
+    /// A queue and its custom fields by slug, from this process's short cache when fresh.
+    async fn queue_and_fields(
+        &self,
+        tx: &mut Tx,
+        slug: &str,
+    ) -> Result<Option<std::sync::Arc<(store::QueueRow, Vec<store::CustomFieldRow>)>>> {
+        if let Some(found) = self.notice_cache.queue_rows.get(&slug.to_owned()) {
+            return Ok(Some(found));
+        }
+        let Some(q) = store::queues::by_slug(tx, slug).await? else {
+            return Ok(None);
+        };
+        let fields = store::queues::fields(tx, q.id).await?;
+        let found = std::sync::Arc::new((q, fields));
+        self.notice_cache.queue_rows.put(slug.to_owned(), found.clone());
+        Ok(Some(found))
     }
 
     /// Checks an owner email: an active agent or admin with the `own` right on the queue.

@@ -123,6 +123,57 @@ pub async fn queue_by_address(tx: &mut Tx, address: &str) -> Result<Option<Queue
     })
 }
 
+/// Every queue's email settings.
+pub async fn all_queue_mail(tx: &mut Tx) -> Result<Vec<QueueMail>> {
+    let sql = format!("{QUEUE_MAIL} ORDER BY id");
+    with_conn!(tx, c => {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *c).await?;
+        rows.iter().map(|r| Ok(queue_mail_row!(r))).collect()
+    })
+}
+
+/// What one query tells about an inbound message and its sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderFacts {
+    /// What this Message-ID delivered to this queue already became (see [`inbound_seen`]).
+    pub seen: Option<(Option<i64>, String)>,
+    /// Messages from the sender since the given instant.
+    pub recent: i64,
+    /// Whether the sender's address bounces.
+    pub bouncing: bool,
+}
+
+/// [`inbound_seen`], [`inbound_count_since`] and [`is_bouncing`] in one round trip.
+pub async fn sender_facts(
+    tx: &mut Tx,
+    message_id: &str,
+    queue_id: i64,
+    address: &str,
+    since: i64,
+) -> Result<SenderFacts> {
+    with_conn!(tx, c => {
+        let r = sqlx::query(
+            "SELECT
+               (SELECT m.id FROM mail_messages m LEFT JOIN tickets t ON t.id = m.ticket_id
+                 WHERE m.message_id = $1 AND m.direction = 'in' AND (t.queue_id = $2 OR m.ticket_id IS NULL)
+                 ORDER BY m.id LIMIT 1) AS seen_id,
+               (SELECT COUNT(*) FROM mail_messages WHERE direction = 'in' AND from_address = $3 AND created_at >= $4) AS recent,
+               (SELECT COUNT(*) FROM mail_bounces WHERE address = $3) AS bouncing")
+            .bind(message_id).bind(queue_id).bind(address).bind(since).fetch_one(&mut *c).await?;
+        let seen_id: Option<i64> = r.try_get("seen_id")?;
+        let seen = match seen_id {
+            Some(id) => {
+                let row = sqlx::query("SELECT ticket_id, outcome FROM mail_messages WHERE id = $1")
+                    .bind(id).fetch_one(&mut *c).await?;
+                Some((row.try_get("ticket_id")?, row.try_get("outcome")?))
+            }
+            None => None,
+        };
+        let bouncing: i64 = r.try_get("bouncing")?;
+        Ok(SenderFacts { seen, recent: r.try_get("recent")?, bouncing: bouncing > 0 })
+    })
+}
+
 /// A queue's email settings by id.
 pub async fn queue_mail_by_id(tx: &mut Tx, id: i64) -> Result<Option<QueueMail>> {
     let sql = format!("{QUEUE_MAIL} WHERE id = $1");
