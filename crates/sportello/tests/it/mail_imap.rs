@@ -26,10 +26,21 @@ struct Dovecot {
     child: Option<Child>,
     dir: tempfile::TempDir,
     port: u16,
+    /// IMAP over TLS (with [`Dovecot::start_tls`]): its port and the CA that signed its certificate.
+    tls: Option<(u16, std::path::PathBuf)>,
 }
 
 impl Dovecot {
     fn start() -> Dovecot {
+        Self::launch(false)
+    }
+
+    /// With an IMAPS listener whose certificate (for 127.0.0.1) a private CA signed.
+    fn start_tls() -> Dovecot {
+        Self::launch(true)
+    }
+
+    fn launch(tls: bool) -> Dovecot {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -43,14 +54,35 @@ impl Dovecot {
         }
         std::fs::write(root.join("users"), "support:{PLAIN}secret\n").unwrap();
         let r = root.display();
+        let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let tls_port = if tls { free() } else { 0 };
+        if tls {
+            std::fs::write(
+                root.join("leaf.ext"),
+                "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+            )
+            .unwrap();
+            let script = "set -e
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=Sportello test CA' \
+  -addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign' 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout key.pem -out leaf.csr -subj '/CN=127.0.0.1' 2>/dev/null
+openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out cert.pem -days 2 -extfile leaf.ext 2>/dev/null";
+            let out = Command::new("sh").arg("-c").arg(script).current_dir(root).output().unwrap();
+            assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let ssl = if tls {
+            format!("ssl = yes\nssl_cert = <{r}/cert.pem\nssl_key = <{r}/key.pem\n")
+        } else {
+            "ssl = no\n".to_owned()
+        };
         let conf = format!(
             "protocols = imap\nlisten = 127.0.0.1\nbase_dir = {r}/run\nstate_dir = {r}/run/state\n\
-             log_path = {r}/dovecot.log\nssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\n\
+             log_path = {r}/dovecot.log\n{ssl}disable_plaintext_auth = no\nauth_mechanisms = plain login\n\
              default_internal_user = nobody\ndefault_login_user = nobody\nmail_location = maildir:{r}/mail/%u\n\
              mail_uid = 65534\nmail_gid = 65534\nfirst_valid_uid = 1\n\
              passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {r}/users\n}}\n\
              userdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={r}/mail/%u\n}}\n\
-             service imap-login {{\n  chroot =\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
+             service imap-login {{\n  chroot =\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    address = 127.0.0.1\n    port = {tls_port}\n  }}\n}}\n\
              service anvil {{\n  chroot =\n}}\n"
         );
         std::fs::write(root.join("dovecot.conf"), conf).unwrap();
@@ -62,7 +94,8 @@ impl Dovecot {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let d = Dovecot { child: Some(child), dir, port };
+        let tls = tls.then(|| (tls_port, root.join("ca.pem")));
+        let d = Dovecot { child: Some(child), dir, port, tls };
         for _ in 0..200 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return d;
@@ -254,5 +287,34 @@ both!(
             assert!(text.contains(field), "{field} not reported: {text}");
         }
         assert_eq!(t.app.imap_mailboxes(&cast.admin).await.unwrap().len(), 1);
+    }
+);
+
+both!(
+    async fn imap_over_tls_trusts_a_private_ca_given_and_refuses_an_unknown_one(t: &Ctx) {
+        if !have_dovecot() {
+            return;
+        }
+        let cast = t.seed().await;
+        let server = Dovecot::start_tls();
+        let (tls_port, ca) = server.tls.clone().unwrap();
+        server.append("INBOX", &[message("Anna <anna@acme.example>", "Linea lenta", "tls1@acme.example", "Via TLS.")]);
+        let mut input = mailbox(tls_port, "INBOX", None);
+        input.security = "tls".into();
+        t.app.save_imap_mailbox(&cast.admin, None, input).await.unwrap();
+
+        // Without the CA: the certificate is refused, nothing is taken.
+        let cfg = mail::imap::PollerConfig { node: "test-node".into(), ..Default::default() };
+        let e = poll(t, &cfg).await.unwrap_err();
+        assert!(e.contains("TLS"), "{e}");
+        assert_eq!(server.counts("INBOX"), (1, 0));
+
+        // With it (`serve --imap-ca-file`): the message is taken.
+        let roots = mail::imap::read_roots(&std::fs::read(&ca).unwrap()).unwrap();
+        let cfg = mail::imap::PollerConfig { node: "test-node".into(), extra_roots: roots, ..Default::default() };
+        let r = poll(t, &cfg).await.unwrap();
+        assert_eq!(r.taken, 1, "{r:?}");
+        assert_eq!(server.counts("INBOX"), (1, 1));
+        assert!(mail::imap::read_roots(b"not a certificate").is_err());
     }
 );

@@ -674,3 +674,76 @@ both!(
         }
     }
 );
+
+both!(
+    async fn swaks_delivers_over_lmtp_with_an_attachment(t: &Ctx) {
+        if !std::path::Path::new("/usr/bin/swaks").exists() {
+            if std::env::var_os("CI").is_some() || std::env::var_os("SPORTELLO_REQUIRE_BROWSER").is_some() {
+                panic!("swaks is required here: apt-get install swaks");
+            }
+            eprintln!("swaks missing (apt-get install swaks): test skipped");
+            return;
+        }
+        let cast = t.seed().await;
+        addresses(t, &cast).await;
+        let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+        let addr = mail::lmtp::serve(
+            t.app.clone(),
+            mail::lmtp::Listen::parse("127.0.0.1:0"),
+            mail::lmtp::LmtpConfig::default(),
+            stop,
+        )
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("traceroute.txt");
+        std::fs::write(&file, "1  192.0.2.1  1.2 ms\n2  * * *\n").unwrap();
+        let (host, port) = addr.rsplit_once(':').unwrap();
+        let args: Vec<String> = [
+            "--protocol",
+            "LMTP",
+            "--server",
+            host,
+            "--port",
+            port,
+            "--from",
+            "anna@acme.example",
+            "--to",
+            "support@op.example",
+            "--h-From",
+            "Anna <anna@acme.example>",
+            "--h-Subject",
+            "Perdita di pacchetti a Como",
+            "--add-header",
+            "Message-ID: <swaks1@acme.example>",
+            "--body",
+            "Perdo il 30% dei pacchetti, traceroute allegato.",
+            "--attach-type",
+            "text/plain",
+            "--attach-name",
+            "traceroute.txt",
+            "--attach",
+            file.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let out =
+            tokio::task::spawn_blocking(move || Command::new("swaks").args(&args).output().unwrap()).await.unwrap();
+        let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{printed}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(printed.contains("<-  250"), "{printed}");
+        let page = t
+            .app
+            .list_tickets(&cast.admin, app::tickets::ListInput { q: Some("pacchetti".into()), ..Default::default() })
+            .await
+            .unwrap();
+        assert_eq!(page.tickets.len(), 1, "{printed}");
+        let n = page.tickets[0].number;
+        let msgs = t.app.messages(&cast.admin, n).await.unwrap();
+        assert_eq!(msgs[0].attachments.len(), 1, "{:?}", msgs[0]);
+        assert_eq!(msgs[0].attachments[0].filename, "traceroute.txt");
+        let (_, data) = t.app.attachment(&cast.admin, n, msgs[0].attachments[0].id).await.unwrap();
+        assert_eq!(String::from_utf8_lossy(&data), "1  192.0.2.1  1.2 ms\n2  * * *\n");
+    }
+);
