@@ -86,6 +86,28 @@ impl Clock {
     }
 }
 
+/// A read transaction opened on first use, so that a use case whose reads all hit caches takes
+/// no connection and sends no `BEGIN`.
+pub(crate) struct LazyRead<'a> {
+    db: &'a Db,
+    tx: Option<store::Tx>,
+}
+
+impl<'a> LazyRead<'a> {
+    /// Nothing opened yet.
+    pub(crate) fn new(db: &'a Db) -> LazyRead<'a> {
+        LazyRead { db, tx: None }
+    }
+
+    /// The transaction, opened now if it was not.
+    pub(crate) async fn get(&mut self) -> Result<&mut store::Tx> {
+        if self.tx.is_none() {
+            self.tx = Some(self.db.read().await?);
+        }
+        self.tx.as_mut().ok_or_else(|| Error::Internal("no read transaction".into()))
+    }
+}
+
 /// The application: the database, the settings and the clock, cheap to clone.
 #[derive(Clone)]
 pub struct App {

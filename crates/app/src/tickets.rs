@@ -271,8 +271,10 @@ impl App {
         }
         self.check_attachments(&mut p, "attachments", &input.attachments);
         // Checks that only read happen before taking the write lock (SQLite has one writer).
-        let mut tx = self.db.read().await?;
-        let found = self.queue_and_fields(&mut tx, &input.queue.to_ascii_lowercase()).await?;
+        // Reads open a transaction only when one is needed: an agent's ticket whose queue is in
+        // the cache opens none.
+        let mut lazy = crate::LazyRead::new(&self.db);
+        let found = self.queue_and_fields(&mut lazy, &input.queue.to_ascii_lowercase()).await?;
         let (queue, fields) = match found.as_deref() {
             Some((q, f)) if q.active => (Some(q.clone()), f.clone()),
             Some(_) => {
@@ -299,16 +301,18 @@ impl App {
         // The customer: given (and visible to the actor), else the acting contact's, else the first requestor's.
         let mut customer = None;
         if let Some(code) = &input.customer {
-            match store::people::customer_by_code(&mut tx, code).await? {
+            match store::people::customer_by_code(lazy.get().await?, code).await? {
                 Some(c) if crate::access::may_see_customer(actor, c.id, c.partner_id) => customer = Some(c),
                 _ => p.add("customer", format!("no customer `{code}`")),
             }
         }
         let owner = match &input.owner {
-            Some(email) => match self.owner_for(&mut tx, &mut p, "owner", email, queue.as_ref().map(|q| q.id)).await? {
-                Some(id) => store::people::user(&mut tx, id).await?,
-                None => None,
-            },
+            Some(email) => {
+                match self.owner_for(lazy.get().await?, &mut p, "owner", email, queue.as_ref().map(|q| q.id)).await? {
+                    Some(id) => store::people::user(lazy.get().await?, id).await?,
+                    None => None,
+                }
+            }
             None => None,
         };
         if let (Some(q), true) = (&queue, actor.is_staff())
@@ -322,13 +326,13 @@ impl App {
         };
         // The acting contact and their customer, read here rather than under the write lock.
         let acting_contact = match actor.who {
-            Who::Contact { contact_id, .. } => store::people::contact(&mut tx, contact_id).await?,
+            Who::Contact { contact_id, .. } => store::people::contact(lazy.get().await?, contact_id).await?,
             _ => None,
         };
         if customer.is_none()
             && let Some(id) = acting_contact.as_ref().and_then(|c| c.customer_id)
         {
-            customer = store::people::customer(&mut tx, id).await?;
+            customer = store::people::customer(lazy.get().await?, id).await?;
         }
         // The requestors who bounce (no acknowledgement for them), looked up here rather than
         // under the write lock. A sender marked as bouncing is not: their email shows the address
@@ -336,7 +340,7 @@ impl App {
         let bouncing: Vec<String> = if crate::notify::acknowledges(actor) && !crate::notify::quiet(origin.as_ref()) {
             let mut emails = requestors.clone();
             emails.extend(acting_contact.as_ref().map(|c| c.email.to_lowercase()));
-            let mut found = store::mail::bouncing_among(&mut tx, &emails).await?;
+            let mut found = store::mail::bouncing_among(lazy.get().await?, &emails).await?;
             if let Some(o) = origin.as_ref().filter(|o| o.sender_bounced) {
                 found.retain(|e| *e != o.from);
             }
@@ -344,7 +348,7 @@ impl App {
         } else {
             Vec::new()
         };
-        drop(tx);
+        drop(lazy);
         // The writes, on SQLite grouped with concurrent creations into one commit (they may run
         // twice, see `Db::write_grouped`, hence the clones).
         let app = self.clone();
@@ -494,12 +498,13 @@ impl App {
     /// A queue and its custom fields by slug, from this process's short cache when fresh.
     async fn queue_and_fields(
         &self,
-        tx: &mut Tx,
+        lazy: &mut crate::LazyRead<'_>,
         slug: &str,
     ) -> Result<Option<std::sync::Arc<(store::QueueRow, Vec<store::CustomFieldRow>)>>> {
         if let Some(found) = self.notice_cache.queue_rows.get(&slug.to_owned()) {
             return Ok(Some(found));
         }
+        let tx = lazy.get().await?;
         let Some(q) = store::queues::by_slug(tx, slug).await? else {
             return Ok(None);
         };
