@@ -1,6 +1,7 @@
 //! Sportello's domain: pure types and rules. No I/O and no clock: the current time is an argument.
 
 pub mod access;
+pub mod calendar;
 pub mod fields;
 pub mod mail;
 pub mod reference;
