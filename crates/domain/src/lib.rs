@@ -6,6 +6,7 @@ pub mod fields;
 pub mod mail;
 pub mod reference;
 pub mod search;
+pub mod sla;
 pub mod ticket;
 pub mod validate;
 

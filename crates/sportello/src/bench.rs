@@ -1122,3 +1122,45 @@ pub async fn run_mail(database_url: &str, args: MailBenchArgs) -> anyhow::Result
     );
     Ok(())
 }
+
+/// Measures one business-time addition and one measurement on each built-in level's calendar:
+/// 200,000 random starts over a year (2026), targets of 1 to 16 business hours.
+pub fn run_sla() -> anyhow::Result<()> {
+    let levels = domain::sla::presets().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut rng = StdRng::seed_from_u64(7);
+    let year_start = jiff::Timestamp::from_second(1_767_225_600)?; // 2026-01-01T00:00:00Z
+    let n = 200_000;
+    println!("Sportello SLA benchmark — {n} operations per level, starts spread over 2026");
+    for l in &levels {
+        let cases: Vec<(jiff::Timestamp, jiff::SignedDuration)> = (0..n)
+            .map(|_| {
+                let start = year_start + jiff::SignedDuration::from_secs(rng.random_range(0..365 * 86_400));
+                (start, jiff::SignedDuration::from_mins(rng.random_range(60..=16 * 60)))
+            })
+            .collect();
+        let t0 = Instant::now();
+        let mut dues = Vec::with_capacity(n);
+        for (start, d) in &cases {
+            dues.push(l.calendar.add(*start, *d).map_err(|e| anyhow::anyhow!(e))?);
+        }
+        let add = t0.elapsed();
+        let t0 = Instant::now();
+        let mut total = jiff::SignedDuration::ZERO;
+        for ((start, _), due) in cases.iter().zip(&dues) {
+            total += l.calendar.between(*start, *due);
+        }
+        let between = t0.elapsed();
+        let expected: jiff::SignedDuration = cases.iter().map(|(_, d)| *d).sum();
+        if total != expected {
+            bail!("{}: measured {total:?} of business time, added {expected:?}", l.slug);
+        }
+        println!(
+            "| {}: add business time | {:.2} µs on average |\n| {}: measure business time | {:.2} µs on average |",
+            l.slug,
+            add.as_secs_f64() * 1e6 / n as f64,
+            l.slug,
+            between.as_secs_f64() * 1e6 / n as f64
+        );
+    }
+    Ok(())
+}

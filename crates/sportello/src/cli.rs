@@ -35,9 +35,48 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
     /// Measure the delivery of queued notification email to a local SMTP server.
     BenchMail(crate::bench::MailBenchArgs),
+    /// Measure business-time arithmetic on the built-in support levels' calendars.
+    BenchSla,
     /// Email: take in a message.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Service levels: compute due times.
+    #[command(subcommand)]
+    Sla(SlaCommand),
+}
+
+/// Service-level commands.
+#[derive(Debug, Subcommand)]
+pub enum SlaCommand {
+    /// Print when the intervention and the restoration of a ticket are due under a support level
+    /// (the built-in levels: professional, advanced, extended).
+    Due {
+        /// The support level.
+        #[arg(long)]
+        level: String,
+        /// The ticket's severity.
+        #[arg(long, value_enum)]
+        severity: SeverityArg,
+        /// When the ticket was opened (RFC 3339, e.g. 2026-11-20T16:30:00+01:00).
+        #[arg(long)]
+        opened: String,
+        /// When the intervention happened (restoration counts from it; without it, from the
+        /// intervention's due time).
+        #[arg(long)]
+        intervened: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A ticket's severity.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SeverityArg {
+    /// The service does not work.
+    Blocking,
+    /// The service works, badly or partly.
+    NonBlocking,
 }
 
 /// Email commands.
@@ -217,9 +256,63 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(args) => crate::bench::run(&cli.database_url, args).await?,
         Command::BenchMail(args) => crate::bench::run_mail(&cli.database_url, args).await?,
+        Command::BenchSla => crate::bench::run_sla()?,
         Command::Mail(MailCommand::Ingest { queue, action, max_bytes }) => {
             return Ok(crate::mail_ingest::run(&cli.database_url, queue, action, max_bytes).await);
         }
+        Command::Sla(SlaCommand::Due { level, severity, opened, intervened, json }) => {
+            let severity = match severity {
+                SeverityArg::Blocking => domain::Severity::Blocking,
+                SeverityArg::NonBlocking => domain::Severity::NonBlocking,
+            };
+            print!("{}", sla_due(&level, severity, &opened, intervened.as_deref(), json)?);
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The text `sportello sla due` prints.
+fn sla_due(
+    level: &str,
+    severity: domain::Severity,
+    opened: &str,
+    intervened: Option<&str>,
+    json: bool,
+) -> anyhow::Result<String> {
+    let levels = domain::sla::presets().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Some(l) = levels.iter().find(|l| l.slug == level.trim().to_ascii_lowercase()) else {
+        let known: Vec<&str> = levels.iter().map(|l| l.slug.as_str()).collect();
+        anyhow::bail!("--level: no support level `{level}` (known: {})", known.join(", "));
+    };
+    let instant = |flag: &str, text: &str| -> anyhow::Result<jiff::Timestamp> {
+        text.trim()
+            .parse::<jiff::Timestamp>()
+            .map_err(|e| anyhow::anyhow!("{flag}: `{text}` is not an RFC 3339 instant with an offset: {e}"))
+    };
+    let opened = instant("--opened", opened)?;
+    let intervened = intervened.map(|t| instant("--intervened", t)).transpose()?;
+    if intervened.is_some_and(|i| i < opened) {
+        anyhow::bail!("--intervened: before --opened");
+    }
+    let due = l.due(severity, opened, intervened).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let tz = jiff::tz::TimeZone::get(l.calendar.time_zone())?;
+    let show = |t: jiff::Timestamp| {
+        let local = t.to_zoned(tz.clone());
+        t.display_with_offset(local.offset()).to_string()
+    };
+    let (iv, rs) = (show(due.intervention), show(due.restoration));
+    Ok(if json {
+        format!(
+            "{}\n",
+            serde_json::json!({
+                "level": l.slug,
+                "severity": severity.as_str(),
+                "time_zone": l.calendar.time_zone(),
+                "intervention_due": iv,
+                "restoration_due": rs,
+            })
+        )
+    } else {
+        format!("intervention due {iv}\nrestoration due  {rs}\n")
+    })
 }

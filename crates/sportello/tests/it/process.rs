@@ -373,3 +373,56 @@ async fn two_serve_nodes_on_one_postgres_run_each_job_once() {
     drop((a, b));
     ctx.finish().await;
 }
+
+#[test]
+fn sla_due_prints_the_due_times_of_a_preset_level_and_refuses_bad_input() {
+    let run = |args: &[&str]| Command::new(BIN).arg("sla").arg("due").args(args).output().unwrap();
+    // A blocking fault opened on a Friday at 16:30 on Professional: intervention on Monday at
+    // 11:30; restoration 4 business hours later (counted from the intervention due time).
+    let out = run(&["--level", "professional", "--severity", "blocking", "--opened", "2026-11-20T16:30:00+01:00"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "intervention due 2026-11-23T11:30:00+01:00\nrestoration due  2026-11-23T16:30:00+01:00\n"
+    );
+    // Restoration from an actual intervention, as JSON, given in UTC.
+    let out = run(&[
+        "--level",
+        "professional",
+        "--severity",
+        "blocking",
+        "--opened",
+        "2026-11-20T15:30:00Z",
+        "--intervened",
+        "2026-11-20T16:00:00Z",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["restoration_due"], "2026-11-23T12:00:00+01:00");
+    // Extended is 24/7; the October DST change is an hour more of wall clock.
+    let out =
+        run(&["--level", "extended", "--severity", "blocking", "--opened", "2026-10-25T01:30:00+02:00", "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["intervention_due"], "2026-10-25T04:30:00+01:00");
+    for (args, field) in [
+        (vec!["--level", "gold", "--severity", "blocking", "--opened", "2026-11-20T16:30:00+01:00"], "--level"),
+        (vec!["--level", "advanced", "--severity", "blocking", "--opened", "2026-11-20 16:30"], "--opened"),
+        (
+            vec![
+                "--level",
+                "advanced",
+                "--severity",
+                "blocking",
+                "--opened",
+                "2026-11-20T16:30:00Z",
+                "--intervened",
+                "2026-11-19T10:00:00Z",
+            ],
+            "--intervened",
+        ),
+    ] {
+        let out = run(&args);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains(field), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
