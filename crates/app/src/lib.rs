@@ -16,6 +16,7 @@ pub mod mail;
 pub mod mailboxes;
 pub mod notify;
 pub mod sessions;
+pub mod sla;
 pub mod text;
 pub mod tickets;
 pub mod views;

@@ -81,6 +81,46 @@ impl Holiday {
     }
 }
 
+impl Holiday {
+    /// Parses `MM-DD` (every year), `easter+N` (days after Easter Sunday) or `YYYY-MM-DD`.
+    pub fn parse(text: &str) -> Result<Holiday, String> {
+        let t = text.trim();
+        if let Some(n) = t.strip_prefix("easter") {
+            let n = n.trim();
+            let offset: i16 = if n.is_empty() {
+                0
+            } else {
+                n.trim_start_matches('+').parse().map_err(|_| format!("`{t}`: easter+N"))?
+            };
+            if !(-100..=100).contains(&offset) {
+                return Err(format!("`{t}`: at most 100 days from Easter"));
+            }
+            return Ok(Holiday::Easter(offset));
+        }
+        match t.len() {
+            5 => {
+                let (m, d) = t.split_once('-').ok_or_else(|| format!("`{t}`: MM-DD"))?;
+                let (month, day): (i8, i8) =
+                    (m.parse().map_err(|_| format!("`{t}`: MM-DD"))?, d.parse().map_err(|_| format!("`{t}`: MM-DD"))?);
+                // Checked against a leap year, so that 29 February is allowed.
+                Date::new(2024, month, day).map_err(|_| format!("`{t}` is not a day of the year"))?;
+                Ok(Holiday::Fixed { month, day })
+            }
+            _ => t.parse::<Date>().map(Holiday::Date).map_err(|_| format!("`{t}`: MM-DD, easter+N or YYYY-MM-DD")),
+        }
+    }
+}
+
+impl std::fmt::Display for Holiday {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Holiday::Fixed { month, day } => write!(f, "{month:02}-{day:02}"),
+            Holiday::Easter(n) => write!(f, "easter{n:+}"),
+            Holiday::Date(d) => write!(f, "{d}"),
+        }
+    }
+}
+
 /// Easter Sunday of `year` (Gregorian calendar; the anonymous algorithm).
 pub fn easter(year: i16) -> Option<Date> {
     let y = i32::from(year);
@@ -196,6 +236,45 @@ impl Calendar {
     pub fn always_open(time_zone: &str) -> Result<Calendar, CalendarError> {
         let tz = TimeZone::get(time_zone).map_err(|_| CalendarError::TimeZone(time_zone.to_owned()))?;
         Ok(Calendar { tz, tz_name: time_zone.to_owned(), week: Default::default(), holidays: Vec::new(), always: true })
+    }
+
+    /// A calendar from its stored text forms (see [`Calendar::week_text`] and
+    /// [`Calendar::holidays_text`]); a 24/7 one ignores both.
+    pub fn from_text(time_zone: &str, always_open: bool, week: &str, holidays: &str) -> Result<Calendar, String> {
+        if always_open {
+            return Calendar::always_open(time_zone).map_err(|e| e.to_string());
+        }
+        let days: Vec<&str> = week.split('|').collect();
+        if days.len() != 7 {
+            return Err(format!("week: seven days separated by `|` are needed, not {}", days.len()));
+        }
+        let mut parsed: [Vec<Interval>; 7] = Default::default();
+        for (i, day) in days.iter().enumerate() {
+            for iv in day.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                parsed[i].push(Interval::parse(iv).map_err(|e| format!("week.{}: {e}", WEEKDAYS[i]))?);
+            }
+        }
+        let holidays = holidays
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|h| Holiday::parse(h).map_err(|e| format!("holidays: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Calendar::new(time_zone, parsed, holidays).map_err(|e| e.to_string())
+    }
+
+    /// The week as stored: seven days from Monday separated by `|`, each `HH:MM-HH:MM,…`.
+    pub fn week_text(&self) -> String {
+        self.week
+            .iter()
+            .map(|d| d.iter().map(Interval::to_string).collect::<Vec<_>>().join(","))
+            .collect::<Vec<_>>()
+            .join("|")
+    }
+
+    /// The holidays as stored: `MM-DD`, `easter+N`, `YYYY-MM-DD`, comma-separated.
+    pub fn holidays_text(&self) -> String {
+        self.holidays.iter().map(Holiday::to_string).collect::<Vec<_>>().join(",")
     }
 
     /// The IANA time zone's name.
@@ -394,6 +473,22 @@ mod tests {
         ));
         assert!(Interval::parse("25:00-26:00").is_err() && Interval::parse("9-13").is_err());
         assert_eq!(Interval::parse("08:30–13:00").unwrap(), Interval::hm(8, 30, 13, 0));
+    }
+
+    #[test]
+    fn text_forms_read_back_the_same_calendar() {
+        let cal = rome_office();
+        let again = Calendar::from_text("Europe/Rome", false, &cal.week_text(), &cal.holidays_text()).unwrap();
+        assert_eq!(again, cal);
+        assert_eq!(cal.holidays_text(), "01-01,01-06,easter+1,04-25,05-01,06-02,08-15,11-01,12-08,12-25,12-26");
+        assert!(Calendar::from_text("Europe/Rome", false, "09:00-13:00", "").unwrap_err().contains("seven days"));
+        assert!(Calendar::from_text("Europe/Rome", false, "||||||", "").unwrap_err().contains("open time"));
+        let e = Calendar::from_text("Europe/Rome", false, "09:00-13:00||||||", "02-30").unwrap_err();
+        assert!(e.starts_with("holidays"), "{e}");
+        assert_eq!(Holiday::parse("2026-12-07").unwrap(), Holiday::Date(Date::new(2026, 12, 7).unwrap()));
+        assert_eq!(Holiday::parse("easter+1").unwrap(), Holiday::Easter(1));
+        assert_eq!(Holiday::parse("12-07").unwrap(), Holiday::Fixed { month: 12, day: 7 });
+        assert!(Calendar::from_text("Europe/Rome", true, "", "").unwrap().is_always_open());
     }
 
     fn instant() -> impl Strategy<Value = Timestamp> {

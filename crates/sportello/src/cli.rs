@@ -49,7 +49,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum SlaCommand {
     /// Print when the intervention and the restoration of a ticket are due under a support level
-    /// (the built-in levels: professional, advanced, extended).
+    /// of the database (built in: professional, advanced, extended; admins may add and change them).
     Due {
         /// The support level.
         #[arg(long)]
@@ -265,25 +265,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 SeverityArg::Blocking => domain::Severity::Blocking,
                 SeverityArg::NonBlocking => domain::Severity::NonBlocking,
             };
-            print!("{}", sla_due(&level, severity, &opened, intervened.as_deref(), json)?);
+            print!("{}", sla_due(&cli.database_url, &level, severity, &opened, intervened.as_deref(), json).await?);
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The text `sportello sla due` prints.
-fn sla_due(
+/// The text `sportello sla due` prints, for a support level of the database (the built-in ones
+/// are there from the first migration).
+async fn sla_due(
+    database_url: &str,
     level: &str,
     severity: domain::Severity,
     opened: &str,
     intervened: Option<&str>,
     json: bool,
 ) -> anyhow::Result<String> {
-    let levels = domain::sla::presets().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let Some(l) = levels.iter().find(|l| l.slug == level.trim().to_ascii_lowercase()) else {
-        let known: Vec<&str> = levels.iter().map(|l| l.slug.as_str()).collect();
-        anyhow::bail!("--level: no support level `{level}` (known: {})", known.join(", "));
-    };
     let instant = |flag: &str, text: &str| -> anyhow::Result<jiff::Timestamp> {
         text.trim()
             .parse::<jiff::Timestamp>()
@@ -294,7 +291,16 @@ fn sla_due(
     if intervened.is_some_and(|i| i < opened) {
         anyhow::bail!("--intervened: before --opened");
     }
-    let due = l.due(severity, opened, intervened).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let app = open(database_url, 2).await?;
+    let result = app.sla_due(&level.to_ascii_lowercase(), severity, opened, intervened).await;
+    app.db.close().await;
+    let (l, due) = match result {
+        Ok(r) => r,
+        Err(app::Error::Invalid(p)) => {
+            anyhow::bail!("--level: {}", p.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("; "))
+        }
+        Err(e) => return Err(e.into()),
+    };
     let tz = jiff::tz::TimeZone::get(l.calendar.time_zone())?;
     let show = |t: jiff::Timestamp| {
         let local = t.to_zoned(tz.clone());

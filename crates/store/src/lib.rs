@@ -45,6 +45,7 @@ pub mod queues;
 pub mod rows;
 pub mod search;
 pub mod sessions;
+pub mod sla;
 pub mod tickets;
 
 pub use futures_util::future::BoxFuture;

@@ -64,6 +64,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_imap_leases.sql"),
         postgres: include_str!("../migrations/postgres/0008_imap_leases.sql"),
     },
+    Migration {
+        version: 9,
+        name: "sla",
+        sqlite: include_str!("../migrations/sqlite/0009_sla.sql"),
+        postgres: include_str!("../migrations/postgres/0009_sla.sql"),
+    },
 ];
 
 /// A fingerprint of the whole migration history of one backend (for test templates).

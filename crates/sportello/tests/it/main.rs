@@ -18,5 +18,6 @@ mod mail_parse;
 mod pages;
 mod portal_pages;
 mod process;
+mod sla;
 mod storage;
 mod tickets;

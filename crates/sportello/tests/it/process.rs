@@ -376,7 +376,10 @@ async fn two_serve_nodes_on_one_postgres_run_each_job_once() {
 
 #[test]
 fn sla_due_prints_the_due_times_of_a_preset_level_and_refuses_bad_input() {
-    let run = |args: &[&str]| Command::new(BIN).arg("sla").arg("due").args(args).output().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/sportello.db", dir.path().display());
+    let run =
+        |args: &[&str]| Command::new(BIN).args(["--database-url", &url, "sla", "due"]).args(args).output().unwrap();
     // A blocking fault opened on a Friday at 16:30 on Professional: intervention on Monday at
     // 11:30; restoration 4 business hours later (counted from the intervention due time).
     let out = run(&["--level", "professional", "--severity", "blocking", "--opened", "2026-11-20T16:30:00+01:00"]);

@@ -1,0 +1,430 @@
+//! Service levels: business calendars, support levels and contracts (admins change them; staff
+//! read them), and the due times a level gives a ticket. The built-in calendars and levels
+//! (Professional, Advanced, Extended) are rows of migration 9, editable like any other.
+
+use domain::Severity;
+use domain::calendar::{Calendar, WEEKDAYS};
+use domain::sla::{DueTimes, SupportLevel, Targets};
+use jiff::SignedDuration;
+use serde::Serialize;
+
+use crate::access::Actor;
+use crate::error::Problems;
+use crate::{App, Error, Result};
+
+/// A business calendar as people read it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CalendarView {
+    /// Machine name.
+    pub slug: String,
+    /// Name.
+    pub name: String,
+    /// IANA time zone.
+    pub time_zone: String,
+    /// Open at every instant.
+    pub always_open: bool,
+    /// Opening intervals per weekday (`monday` … `sunday`), `HH:MM-HH:MM`.
+    pub week: Vec<(String, Vec<String>)>,
+    /// Holidays: `MM-DD`, `easter+N`, `YYYY-MM-DD`.
+    pub holidays: Vec<String>,
+}
+
+/// A calendar to save (the slug names it; an existing one is replaced).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CalendarInput {
+    /// Machine name: 1–32 of `a-z 0-9 - _`.
+    pub slug: String,
+    /// Name.
+    pub name: String,
+    /// IANA time zone.
+    pub time_zone: String,
+    /// Open at every instant (the week and holidays are then ignored).
+    pub always_open: bool,
+    /// Intervals per weekday, Monday first: `["09:00-13:00", "14:00-18:00"]`.
+    pub week: [Vec<String>; 7],
+    /// Holidays: `MM-DD`, `easter+N`, `YYYY-MM-DD`.
+    pub holidays: Vec<String>,
+}
+
+/// A support level as people read it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LevelView {
+    /// Machine name.
+    pub slug: String,
+    /// Name.
+    pub name: String,
+    /// Its calendar's slug.
+    pub calendar: String,
+    /// Business minutes to the intervention: blocking, non-blocking.
+    pub intervention_minutes: (i64, i64),
+    /// Business minutes from the intervention to the restoration: blocking, non-blocking.
+    pub restoration_minutes: (i64, i64),
+}
+
+/// A support level to save (the slug names it; an existing one is replaced).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LevelInput {
+    /// Machine name.
+    pub slug: String,
+    /// Name.
+    pub name: String,
+    /// The calendar's slug.
+    pub calendar: String,
+    /// Business minutes to the intervention: blocking, non-blocking.
+    pub intervention_minutes: (i64, i64),
+    /// Business minutes from the intervention to the restoration: blocking, non-blocking.
+    pub restoration_minutes: (i64, i64),
+}
+
+/// A contract to add: for a customer or for a partner (all its customers).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContractInput {
+    /// The customer's code (or none for a partner's contract).
+    pub customer: Option<String>,
+    /// The partner's id (or none for a customer's contract).
+    pub partner_id: Option<i64>,
+    /// The support level's slug.
+    pub level: String,
+    /// First day, `YYYY-MM-DD`.
+    pub valid_from: String,
+    /// Last day, `YYYY-MM-DD`, or none.
+    pub valid_until: Option<String>,
+    /// Support hours included, in minutes.
+    pub included_minutes: i64,
+    /// Entitled to new versions and features.
+    pub evo: bool,
+}
+
+/// A contract as people read it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ContractView {
+    /// Id.
+    pub id: i64,
+    /// The customer's code, for a customer's contract.
+    pub customer: Option<String>,
+    /// The partner's id, for a partner's contract.
+    pub partner_id: Option<i64>,
+    /// The support level's slug.
+    pub level: String,
+    /// First day.
+    pub valid_from: String,
+    /// Last day, if any.
+    pub valid_until: Option<String>,
+    /// Support hours included, in minutes.
+    pub included_minutes: i64,
+    /// Entitled to new versions and features.
+    pub evo: bool,
+}
+
+fn slug_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 32
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn calendar_view(c: &store::sla::CalendarRow) -> CalendarView {
+    let days: Vec<&str> = c.week.split('|').collect();
+    CalendarView {
+        slug: c.slug.clone(),
+        name: c.name.clone(),
+        time_zone: c.time_zone.clone(),
+        always_open: c.always_open,
+        week: WEEKDAYS
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let ivs = days.get(i).map(|s| s.split(',').filter(|x| !x.is_empty()).map(str::to_owned).collect());
+                ((*d).to_owned(), ivs.unwrap_or_default())
+            })
+            .collect(),
+        holidays: c.holidays.split(',').filter(|x| !x.is_empty()).map(str::to_owned).collect(),
+    }
+}
+
+fn minutes(m: i64) -> SignedDuration {
+    SignedDuration::from_mins(m)
+}
+
+/// A level with its calendar, ready for arithmetic.
+fn support_level(l: &store::sla::LevelRow, c: &store::sla::CalendarRow) -> Result<SupportLevel> {
+    let calendar = Calendar::from_text(&c.time_zone, c.always_open, &c.week, &c.holidays)
+        .map_err(|e| Error::Internal(format!("stored calendar {}: {e}", c.slug)))?;
+    Ok(SupportLevel {
+        slug: l.slug.clone(),
+        name: l.name.clone(),
+        calendar,
+        intervention: Targets {
+            blocking: minutes(l.intervention_blocking),
+            non_blocking: minutes(l.intervention_non_blocking),
+        },
+        restoration: Targets {
+            blocking: minutes(l.restoration_blocking),
+            non_blocking: minutes(l.restoration_non_blocking),
+        },
+    })
+}
+
+impl App {
+    /// Every business calendar. Staff.
+    pub async fn calendars(&self, actor: &Actor) -> Result<Vec<CalendarView>> {
+        actor.require_staff()?;
+        let mut tx = self.db.read().await?;
+        Ok(store::sla::calendars(&mut tx).await?.iter().map(calendar_view).collect())
+    }
+
+    /// Adds or replaces a calendar; a bad one is refused naming the field. Admins only.
+    pub async fn save_calendar(&self, actor: &Actor, input: CalendarInput) -> Result<CalendarView> {
+        actor.require_admin()?;
+        let mut p = Problems::default();
+        let slug = input.slug.trim().to_ascii_lowercase();
+        if !slug_ok(&slug) {
+            p.add("slug", "1 to 32 of a-z 0-9 - _");
+        }
+        let name = input.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 200 {
+            p.add("name", "1 to 200 characters");
+        }
+        let week = input.week.iter().map(|d| d.join(",")).collect::<Vec<_>>().join("|");
+        let holidays = input.holidays.join(",");
+        let calendar = match Calendar::from_text(input.time_zone.trim(), input.always_open, &week, &holidays) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let (field, message) = e.split_once(": ").unwrap_or(("week", e.as_str()));
+                let field = field.split('.').next().unwrap_or("week").split('`').next().unwrap_or("week");
+                p.add(if field.is_empty() { "week" } else { field }, message);
+                None
+            }
+        };
+        p.finish()?;
+        let calendar = calendar.ok_or_else(|| Error::Internal("checked calendar missing".into()))?;
+        let row = store::sla::CalendarRow {
+            id: 0,
+            slug,
+            name,
+            time_zone: calendar.time_zone().to_owned(),
+            always_open: calendar.is_always_open(),
+            week: if calendar.is_always_open() { String::new() } else { calendar.week_text() },
+            holidays: if calendar.is_always_open() { String::new() } else { calendar.holidays_text() },
+        };
+        let now = store::micros(self.now());
+        let mut tx = self.db.write().await?;
+        let id = store::sla::save_calendar(&mut tx, &row, now).await?;
+        crate::admin::audit(&mut tx, actor, None, "calendar", id, "saved", None, None, Some(row.slug.clone()), now)
+            .await?;
+        tx.commit().await?;
+        Ok(calendar_view(&row))
+    }
+
+    /// Every support level. Staff.
+    pub async fn support_levels(&self, actor: &Actor) -> Result<Vec<LevelView>> {
+        actor.require_staff()?;
+        let mut tx = self.db.read().await?;
+        let calendars = store::sla::calendars(&mut tx).await?;
+        let levels = store::sla::levels(&mut tx).await?;
+        Ok(levels
+            .into_iter()
+            .map(|l| LevelView {
+                calendar: calendars.iter().find(|c| c.id == l.calendar_id).map(|c| c.slug.clone()).unwrap_or_default(),
+                slug: l.slug,
+                name: l.name,
+                intervention_minutes: (l.intervention_blocking, l.intervention_non_blocking),
+                restoration_minutes: (l.restoration_blocking, l.restoration_non_blocking),
+            })
+            .collect())
+    }
+
+    /// Adds or replaces a support level; targets must be above zero. Admins only.
+    pub async fn save_support_level(&self, actor: &Actor, input: LevelInput) -> Result<LevelView> {
+        actor.require_admin()?;
+        let mut p = Problems::default();
+        let slug = input.slug.trim().to_ascii_lowercase();
+        if !slug_ok(&slug) {
+            p.add("slug", "1 to 32 of a-z 0-9 - _");
+        }
+        let name = input.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 200 {
+            p.add("name", "1 to 200 characters");
+        }
+        let week_minutes = 60 * 24 * 366;
+        for (field, (b, n)) in
+            [("intervention_minutes", input.intervention_minutes), ("restoration_minutes", input.restoration_minutes)]
+        {
+            if b <= 0 || n <= 0 || b > week_minutes || n > week_minutes {
+                p.add(field, "business minutes above zero (at most a year)");
+            }
+        }
+        let now = store::micros(self.now());
+        let mut tx = self.db.write().await?;
+        let calendar = store::sla::calendar_by_slug(&mut tx, input.calendar.trim()).await?;
+        if calendar.is_none() {
+            p.add("calendar", format!("no calendar `{}`", input.calendar));
+        }
+        p.finish()?;
+        let calendar = calendar.ok_or_else(|| Error::Internal("checked calendar missing".into()))?;
+        let row = store::sla::LevelRow {
+            id: 0,
+            slug,
+            name,
+            calendar_id: calendar.id,
+            intervention_blocking: input.intervention_minutes.0,
+            intervention_non_blocking: input.intervention_minutes.1,
+            restoration_blocking: input.restoration_minutes.0,
+            restoration_non_blocking: input.restoration_minutes.1,
+        };
+        let id = store::sla::save_level(&mut tx, &row, now).await?;
+        crate::admin::audit(
+            &mut tx,
+            actor,
+            None,
+            "support_level",
+            id,
+            "saved",
+            None,
+            None,
+            Some(row.slug.clone()),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(LevelView {
+            slug: row.slug,
+            name: row.name,
+            calendar: calendar.slug,
+            intervention_minutes: input.intervention_minutes,
+            restoration_minutes: input.restoration_minutes,
+        })
+    }
+
+    /// Adds a contract for a customer or a partner. Admins only.
+    pub async fn create_contract(&self, actor: &Actor, input: ContractInput) -> Result<ContractView> {
+        actor.require_admin()?;
+        let mut p = Problems::default();
+        let day = |field: &str, t: &str, p: &mut Problems| -> Option<jiff::civil::Date> {
+            match t.trim().parse::<jiff::civil::Date>() {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    p.add(field, format!("`{t}` is not a date (YYYY-MM-DD)"));
+                    None
+                }
+            }
+        };
+        let from = day("valid_from", &input.valid_from, &mut p);
+        let until =
+            input.valid_until.as_deref().filter(|t| !t.trim().is_empty()).and_then(|t| day("valid_until", t, &mut p));
+        if let (Some(f), Some(u)) = (from, until)
+            && u < f
+        {
+            p.add("valid_until", "before valid_from");
+        }
+        if input.included_minutes < 0 {
+            p.add("included_minutes", "zero or more");
+        }
+        let now = store::micros(self.now());
+        let mut tx = self.db.write().await?;
+        let customer = match (&input.customer, input.partner_id) {
+            (Some(code), None) => match store::people::customer_by_code(&mut tx, code.trim()).await? {
+                Some(c) => Some(c),
+                None => {
+                    p.add("customer", format!("no customer `{code}`"));
+                    None
+                }
+            },
+            (None, Some(id)) => {
+                if store::people::partner(&mut tx, id).await?.is_none() {
+                    p.add("partner_id", format!("no partner {id}"));
+                }
+                None
+            }
+            _ => {
+                p.add("customer", "a customer or a partner, not both");
+                None
+            }
+        };
+        let level = store::sla::level_by_slug(&mut tx, input.level.trim()).await?;
+        if level.is_none() {
+            p.add("level", format!("no support level `{}`", input.level));
+        }
+        p.finish()?;
+        let (Some(level), Some(from)) = (level, from) else {
+            return Err(Error::Internal("checked contract missing".into()));
+        };
+        let row = store::sla::ContractRow {
+            id: 0,
+            customer_id: customer.as_ref().map(|c| c.id),
+            partner_id: if customer.is_some() { None } else { input.partner_id },
+            level_id: level.id,
+            valid_from: from.to_string(),
+            valid_until: until.map(|u| u.to_string()),
+            included_minutes: input.included_minutes,
+            evo: input.evo,
+        };
+        let id = store::sla::insert_contract(&mut tx, &row, now).await?;
+        crate::admin::audit(&mut tx, actor, None, "contract", id, "created", None, None, Some(level.slug.clone()), now)
+            .await?;
+        tx.commit().await?;
+        Ok(ContractView {
+            id,
+            customer: customer.map(|c| c.code),
+            partner_id: row.partner_id,
+            level: level.slug,
+            valid_from: row.valid_from,
+            valid_until: row.valid_until,
+            included_minutes: row.included_minutes,
+            evo: row.evo,
+        })
+    }
+
+    /// The contract in force for a customer on `date` (its own first, else its partner's), and
+    /// its level; `None`: support on request, no SLA clock. Staff.
+    pub async fn contract_in_force(
+        &self,
+        actor: &Actor,
+        customer: &str,
+        date: jiff::civil::Date,
+    ) -> Result<Option<ContractView>> {
+        actor.require_staff()?;
+        let mut tx = self.db.read().await?;
+        let c = store::people::customer_by_code(&mut tx, customer)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("customer {customer}")))?;
+        let day = date.to_string();
+        let all = store::sla::contracts_of(&mut tx, c.id, c.partner_id).await?;
+        let in_force =
+            |k: &&store::sla::ContractRow| k.valid_from <= day && k.valid_until.as_ref().is_none_or(|u| *u >= day);
+        let chosen =
+            all.iter().filter(|k| k.customer_id == Some(c.id)).find(in_force).or_else(|| all.iter().find(in_force));
+        let Some(k) = chosen else { return Ok(None) };
+        let level = store::sla::level(&mut tx, k.level_id).await?.map(|l| l.slug).unwrap_or_default();
+        Ok(Some(ContractView {
+            id: k.id,
+            customer: k.customer_id.map(|_| c.code.clone()),
+            partner_id: k.partner_id,
+            level,
+            valid_from: k.valid_from.clone(),
+            valid_until: k.valid_until.clone(),
+            included_minutes: k.included_minutes,
+            evo: k.evo,
+        }))
+    }
+
+    /// When a ticket of `severity` opened at `opened` is due under support level `level`;
+    /// restoration counts from `intervened`, else from the intervention's due time.
+    pub async fn sla_due(
+        &self,
+        level: &str,
+        severity: Severity,
+        opened: jiff::Timestamp,
+        intervened: Option<jiff::Timestamp>,
+    ) -> Result<(SupportLevel, DueTimes)> {
+        let mut tx = self.db.read().await?;
+        let l = store::sla::level_by_slug(&mut tx, level.trim())
+            .await?
+            .ok_or_else(|| Error::invalid("level", format!("no support level `{level}`")))?;
+        let c = store::sla::calendar(&mut tx, l.calendar_id)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("level {} without calendar", l.slug)))?;
+        let level = support_level(&l, &c)?;
+        let due = level.due(severity, opened, intervened).map_err(Error::Internal)?;
+        Ok((level, due))
+    }
+}
