@@ -110,6 +110,8 @@ impl App {
             }
         }
         tx.commit().await?;
+        // A user's language is in the cached list of a queue's watchers.
+        self.forget_notice_cache();
         Ok(after)
     }
 }

@@ -318,6 +318,7 @@ impl App {
                     let origin =
                         MailOrigin { message_id, from, raw: keep_raw(mail.raw), outcome, quiet, sender_bounced };
                     self.write_message(actor, t.id, input, Some(origin)).await?;
+                    self.forget_cleared_bounce(sender_bounced);
                     self.note_masked(t.id, &masked, mail.from.as_ref(), quiet).await?;
                     return Ok(if kind == MessageKind::Reply { Outcome::Reply(t.id) } else { Outcome::Comment(t.id) });
                 }
@@ -343,6 +344,7 @@ impl App {
                         sender_bounced,
                     };
                     self.write_message(&Actor::system(Channel::Email), t.id, input, Some(origin)).await?;
+                    self.forget_cleared_bounce(sender_bounced);
                     self.note_masked(t.id, &masked, None, true).await?;
                     return Ok(Outcome::Comment(t.id));
                 }
@@ -427,12 +429,21 @@ impl App {
         let origin =
             MailOrigin { message_id, from, raw: keep_raw(mail.raw), outcome: "new_ticket", quiet, sender_bounced };
         let view = self.open_ticket(&actor, input, Some(origin)).await?;
+        self.forget_cleared_bounce(sender_bounced);
         self.note_masked(view.number, &masked, mail.from.as_ref(), quiet).await?;
         Ok(Outcome::NewTicket(view.number))
     }
 }
 
 impl App {
+    /// After a message from a bouncing address cleared its mark (with the change it made), the
+    /// cached bounce flags of watchers are stale.
+    fn forget_cleared_bounce(&self, sender_bounced: bool) {
+        if sender_bounced {
+            self.forget_notice_cache();
+        }
+    }
+
     /// Tells the ticket's agents that sensitive data was masked in a message (an internal comment).
     /// Unless `quiet`, the sender is asked (by email) to use a safer channel.
     async fn note_masked(

@@ -798,7 +798,6 @@ impl App {
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
         store::outbox::set_template(&mut tx, language, kind, subject, body, now).await?;
-        self.forget_notice_cache();
         crate::admin::audit(
             &mut tx,
             actor,
@@ -813,6 +812,7 @@ impl App {
         )
         .await?;
         tx.commit().await?;
+        self.forget_notice_cache();
         Ok(MailTemplateView {
             kind: kind.into(),
             language: language.into(),
@@ -828,7 +828,6 @@ impl App {
         check_kind(kind, language)?;
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
-        self.forget_notice_cache();
         if store::outbox::delete_template(&mut tx, language, kind).await? {
             crate::admin::audit(
                 &mut tx,
@@ -846,6 +845,7 @@ impl App {
         }
         let (subject, body, overridden) = template_in_force(&mut tx, language, kind).await?;
         tx.commit().await?;
+        self.forget_notice_cache();
         Ok(MailTemplateView { kind: kind.into(), language: language.into(), subject, body, overridden })
     }
 
@@ -924,15 +924,11 @@ impl App {
     /// SMTP server was configured); returns how many.
     pub async fn resume_outbox(&self) -> Result<usize> {
         let now = store::micros(self.now());
-        let mut tx = self.db.read().await?;
-        let ids = store::outbox::queued_without_job(&mut tx, SEND).await?;
-        drop(tx);
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        // Between the read and here, another node may have enqueued some: a second job for an
-        // email is harmless (the one that finds it sent does nothing).
+        // Read and enqueue in one write transaction: on SQLite nothing else enqueues between
+        // them. (Two PostgreSQL nodes starting at the same instant could still both enqueue
+        // one email; see docs/architecture.md.)
         let mut tx = self.db.write().await?;
+        let ids = store::outbox::queued_without_job(&mut tx, SEND).await?;
         for id in &ids {
             let payload = serde_json::json!({ "outbox": id }).to_string();
             store::jobs::enqueue(&mut tx, SEND, &payload, now, SEND_ATTEMPTS, now).await?;

@@ -259,6 +259,20 @@ impl App {
         if calendar.is_none() {
             p.add("calendar", format!("no calendar `{}`", input.calendar));
         }
+        // A target the calendar cannot reach (more open time than it has in three years) is
+        // refused now rather than failing on a ticket.
+        if let Some(c) = &calendar
+            && let Ok(cal) = Calendar::from_text(&c.time_zone, c.always_open, &c.week, &c.holidays)
+        {
+            let longest = [input.intervention_minutes, input.restoration_minutes]
+                .iter()
+                .flat_map(|(b, n)| [*b, *n])
+                .max()
+                .unwrap_or(0);
+            if longest > 0 && cal.add(self.now(), minutes(longest)).is_err() {
+                p.add("restoration_minutes", "more business time than the calendar opens in three years");
+            }
+        }
         p.finish()?;
         let calendar = calendar.ok_or_else(|| Error::Internal("checked calendar missing".into()))?;
         let row = store::sla::LevelRow {

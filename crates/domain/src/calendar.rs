@@ -73,9 +73,11 @@ impl Holiday {
     pub fn falls_on(self, date: Date) -> bool {
         match self {
             Holiday::Fixed { month, day } => date.month() == month && date.day() == day,
-            Holiday::Easter(offset) => {
-                easter(date.year()).is_some_and(|e| e.checked_add(jiff::Span::new().days(offset)).ok() == Some(date))
-            }
+            // An offset may reach into the year before or after Easter's own.
+            Holiday::Easter(offset) => [date.year() - 1, date.year(), date.year() + 1]
+                .into_iter()
+                .filter_map(easter)
+                .any(|e| e.checked_add(jiff::Span::new().days(offset)).ok() == Some(date)),
             Holiday::Date(d) => d == date,
         }
     }
@@ -489,6 +491,8 @@ mod tests {
         assert_eq!(Holiday::parse("easter+1").unwrap(), Holiday::Easter(1));
         assert_eq!(Holiday::parse("12-07").unwrap(), Holiday::Fixed { month: 12, day: 7 });
         assert!(Calendar::from_text("Europe/Rome", true, "", "").unwrap().is_always_open());
+        // 90 days before an early Easter (27 March 2016) is 28 December 2015.
+        assert!(Holiday::Easter(-90).falls_on(Date::new(2015, 12, 28).unwrap()));
     }
 
     fn instant() -> impl Strategy<Value = Timestamp> {

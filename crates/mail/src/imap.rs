@@ -269,10 +269,19 @@ where
     if mailbox.exists == 0 {
         return Ok(report);
     }
+    // Moving needs MOVE, or COPY with UIDPLUS's `UID EXPUNGE` (a plain EXPUNGE could remove
+    // messages flagged by someone else); without either, messages are only flagged `\Seen`.
     let move_to = match &task.done_folder {
         Some(f) => {
             let caps = step(cfg, s.capabilities()).await?;
-            Some((f.clone(), caps.has_str("MOVE")))
+            if caps.has_str("MOVE") {
+                Some((f.clone(), true))
+            } else if caps.has_str("UIDPLUS") {
+                Some((f.clone(), false))
+            } else {
+                tracing::warn!(mailbox = %task.name, "the server has neither MOVE nor UIDPLUS: messages are flagged, not moved");
+                None
+            }
         }
         None => None,
     };

@@ -33,8 +33,9 @@ struct Server {
     port: u16,
     /// TLS from the first byte (`smtps://`).
     implicit_tls: bool,
-    /// STARTTLS: `required` (`?tls=required`), `opportunistic` (the default for `smtp://`
-    /// when the server offers it) or `none` (`?tls=none`).
+    /// STARTTLS: `required` (`?tls=required`), `opportunistic` (`?tls=opportunistic`: when the
+    /// server offers it) or `none` (the default for `smtp://`, as lettre reads such URLs: a relay
+    /// on the same host or network).
     starttls: Starttls,
     credentials: Option<Credentials>,
     hello: ClientId,
@@ -138,7 +139,7 @@ fn parse_url(url: &str) -> Result<Server, String> {
         let (user, pass) = u.split_once(':').unwrap_or((u, ""));
         Credentials::new(decode(user), decode(pass))
     });
-    let mut starttls = if implicit_tls { Starttls::Never } else { Starttls::Opportunistic };
+    let mut starttls = Starttls::Never;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
             Some(("tls", "required")) => starttls = Starttls::Required,
@@ -154,8 +155,9 @@ fn parse_url(url: &str) -> Result<Server, String> {
 }
 
 impl Sender {
-    /// A client for `smtp://host:25` (STARTTLS when offered), `smtp://host:587?tls=required`
-    /// (STARTTLS or nothing), `smtp://host:25?tls=none`, or `smtps://user:pass@host:465` (TLS).
+    /// A client for `smtp://host:25` (plain), `smtp://host:25?tls=opportunistic` (STARTTLS when
+    /// offered), `smtp://host:587?tls=required` (STARTTLS or nothing), or
+    /// `smtps://user:pass@host:465` (TLS).
     pub fn from_url(url: &str) -> Result<Sender, String> {
         Ok(Sender { server: Arc::new(parse_url(url)?), idle: Arc::default() })
     }

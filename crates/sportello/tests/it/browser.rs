@@ -233,9 +233,20 @@ impl Chrome {
     }
 
     /// The rendered text of the first element matching `css`.
+    /// The text of the first element matching `css`. An element replaced between finding it and
+    /// reading it (the page still settling after a navigation) is found again.
     fn text(&self, css: &str) -> String {
-        let el = self.find(css);
-        self.cmd("GET", &format!("/element/{el}/text"), None).as_str().unwrap().to_owned()
+        let start = Instant::now();
+        loop {
+            let el = self.find(css);
+            match self.call("GET", &format!("/element/{el}/text"), None) {
+                Ok(v) => return v.as_str().unwrap().to_owned(),
+                Err(e) if e.error == "stale element reference" && start.elapsed() < WAIT => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err(e) => panic!("{}: text of {css} on {}: {e}", self.scenario, self.path()),
+            }
+        }
     }
 
     /// Runs `script` (a function body) in the page and returns its value.
