@@ -8,9 +8,10 @@
 //!   and the application recognises its Message-ID (same queue) and changes nothing;
 //! - the position is kept per UIDVALIDITY: when the server renumbers the folder (a new
 //!   UIDVALIDITY), polling starts again from the first message, with the same Message-ID check;
-//! - a message that cannot be delivered for a temporary reason (the database is down) stops the
-//!   poll before it, to be tried at the next one; a malformed or refused one is quarantined and
-//!   counts as taken.
+//! - a message that cannot be delivered because the database is down stops the poll before it,
+//!   to be tried at the next one; a malformed or refused one, or one the application fails on
+//!   while the database answers, is quarantined and counts as taken (one message never blocks a
+//!   mailbox).
 //!
 //! Each mailbox is polled by one node at a time (a lease in the database), every `interval`.
 
@@ -305,7 +306,18 @@ where
                 Err(DeliverError::NoSuchAddress(what)) => {
                     return Err(PollError::Temporary(format!("no queue for this mailbox: {what}")));
                 }
-                Err(DeliverError::Temporary(e)) => return Err(PollError::Temporary(e)),
+                // The database away: stop before this message, take it at the next poll. The
+                // database answering: the failure is this message's (the application could not
+                // take it), so it is kept aside rather than blocking every message after it.
+                Err(DeliverError::Temporary(e)) => {
+                    if app.health().await.is_err() {
+                        return Err(PollError::Temporary(e));
+                    }
+                    let queue = app.mail_target(&task.delivery).await.ok().map(|t| t.queue.queue_id);
+                    app.quarantine_mail(&raw, "rejected", &e, queue, "", "").await.map_err(temp)?;
+                    tracing::warn!(mailbox = %task.name, uid, error = %e, "a message the application could not take was kept in the quarantine");
+                    report.quarantined += 1;
+                }
             },
             None => {
                 let header = fetch_header(s, uid, cfg).await?;
