@@ -53,8 +53,6 @@ impl<K: Hash + Eq, V: Clone> Ttl<K, V> {
 pub(crate) struct NoticeCache {
     /// Compiled templates by (language, kind).
     pub templates: Ttl<(&'static str, &'static str), Arc<crate::notify::Compiled>>,
-    /// Queues' names, prefixes and addresses by queue id.
-    pub queues: Ttl<i64, store::mail::QueueMail>,
     /// The agents who see a queue, by queue id (with whether their address bounces).
     pub watchers: Ttl<i64, Vec<store::outbox::Recipient>>,
     /// Every queue's email settings (addresses, prefixes, policies).
@@ -67,7 +65,6 @@ impl NoticeCache {
     /// Forgets everything (after a change to templates, queues, users, rights or bounces).
     pub(crate) fn clear(&self) {
         self.templates.clear();
-        self.queues.clear();
         self.watchers.clear();
         self.queue_list.clear();
         self.queue_rows.clear();

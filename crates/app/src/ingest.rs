@@ -92,7 +92,10 @@ pub struct MailTarget {
 impl App {
     /// Where mail delivered this way goes; `NotFound` when no queue has that address.
     pub async fn mail_target(&self, delivery: &Delivery) -> Result<MailTarget> {
-        let queues = self.queue_mail_list().await?;
+        let queues = match self.notice_cache.queue_list.get(&()) {
+            Some(list) => list,
+            None => self.queue_mail_list(&mut self.db.read().await?).await?,
+        };
         match delivery {
             Delivery::Address(address) => {
                 let (base, tag) = domain::mail::split_plus(address);
@@ -118,13 +121,16 @@ impl App {
         }
     }
 
-    /// Every queue's email settings, from this process's short cache when fresh.
-    async fn queue_mail_list(&self) -> Result<std::sync::Arc<Vec<store::mail::QueueMail>>> {
+    /// Every queue's email settings (names, prefixes, addresses, policies), from this
+    /// process's short cache when fresh, else read in `tx`.
+    pub(crate) async fn queue_mail_list(
+        &self,
+        tx: &mut store::Tx,
+    ) -> Result<std::sync::Arc<Vec<store::mail::QueueMail>>> {
         if let Some(list) = self.notice_cache.queue_list.get(&()) {
             return Ok(list);
         }
-        let mut tx = self.db.read().await?;
-        let list = std::sync::Arc::new(store::mail::all_queue_mail(&mut tx).await?);
+        let list = std::sync::Arc::new(store::mail::all_queue_mail(tx).await?);
         self.notice_cache.queue_list.put((), list.clone());
         Ok(list)
     }
@@ -267,7 +273,7 @@ impl App {
         };
 
         // Which ticket: the plus-address, the subject tag, then our Message-IDs it answers.
-        let queues = self.queue_mail_list().await?;
+        let queues = self.queue_mail_list(&mut tx).await?;
         let known: Vec<&str> = queues.iter().map(|q| q.reference_prefix.as_str()).collect();
         let mut ticket = target.ticket.or_else(|| Reference::find_in_subject(&subject, &known).map(|r| r.number));
         if ticket.is_none() {

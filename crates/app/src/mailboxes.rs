@@ -150,35 +150,35 @@ fn is_plain(s: &str) -> bool {
     !s.is_empty() && !s.chars().any(|c| c.is_control())
 }
 
-impl App {
-    fn mailbox_view(&self, m: store::imap::MailboxRow, queues: &[store::QueueRow]) -> MailboxView {
-        MailboxView {
-            id: m.id,
-            name: m.name,
-            host: m.host,
-            port: u16::try_from(m.port).unwrap_or(0),
-            security: ImapSecurity::parse(&m.tls).unwrap_or(ImapSecurity::Tls),
-            username: m.username,
-            has_password: !m.password.is_empty(),
-            folder: m.folder,
-            queue: queues.iter().find(|q| q.id == m.queue_id).map(|q| q.slug.clone()).unwrap_or_default(),
-            action: m.action,
-            done_folder: m.done_folder,
-            active: m.active,
-            uid_validity: m.uid_validity,
-            last_uid: m.last_uid,
-            last_error: m.last_error,
-            last_polled_at: m.last_polled_at.map(ts),
-            last_fetched: m.last_fetched,
-        }
+fn mailbox_view(m: store::imap::MailboxRow, queues: &[store::QueueRow]) -> MailboxView {
+    MailboxView {
+        id: m.id,
+        name: m.name,
+        host: m.host,
+        port: u16::try_from(m.port).unwrap_or(0),
+        security: ImapSecurity::parse(&m.tls).unwrap_or(ImapSecurity::Tls),
+        username: m.username,
+        has_password: !m.password.is_empty(),
+        folder: m.folder,
+        queue: queues.iter().find(|q| q.id == m.queue_id).map(|q| q.slug.clone()).unwrap_or_default(),
+        action: m.action,
+        done_folder: m.done_folder,
+        active: m.active,
+        uid_validity: m.uid_validity,
+        last_uid: m.last_uid,
+        last_error: m.last_error,
+        last_polled_at: m.last_polled_at.map(ts),
+        last_fetched: m.last_fetched,
     }
+}
 
+impl App {
     /// Every IMAP mailbox, by name. Admins only.
     pub async fn imap_mailboxes(&self, actor: &Actor) -> Result<Vec<MailboxView>> {
         actor.require_admin()?;
         let mut tx = self.db.read().await?;
         let queues = store::queues::all(&mut tx).await?;
-        Ok(store::imap::all(&mut tx).await?.into_iter().map(|m| self.mailbox_view(m, &queues)).collect())
+        Ok(store::imap::all(&mut tx).await?.into_iter().map(|m| mailbox_view(m, &queues)).collect())
     }
 
     /// One IMAP mailbox. Admins only.
@@ -187,7 +187,7 @@ impl App {
         let mut tx = self.db.read().await?;
         let queues = store::queues::all(&mut tx).await?;
         let m = store::imap::by_id(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("mailbox {id}")))?;
-        Ok(self.mailbox_view(m, &queues))
+        Ok(mailbox_view(m, &queues))
     }
 
     /// Adds (`id` none) or changes an IMAP mailbox. Admins only.
@@ -303,7 +303,7 @@ impl App {
         let queues = store::queues::all(&mut tx).await?;
         let m = store::imap::by_id(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("mailbox {id}")))?;
         tx.commit().await?;
-        Ok(self.mailbox_view(m, &queues))
+        Ok(mailbox_view(m, &queues))
     }
 
     /// Removes an IMAP mailbox (its messages stay in the server). Admins only.

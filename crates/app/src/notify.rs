@@ -436,16 +436,13 @@ impl App {
         t: &TicketRow,
         customer: Option<store::CustomerRow>,
     ) -> Result<Setting> {
-        let queue = match self.notice_cache.queues.get(&t.queue_id) {
-            Some(q) => q,
-            None => {
-                let q = store::mail::queue_mail_by_id(tx, t.queue_id)
-                    .await?
-                    .ok_or_else(|| Error::Internal(format!("ticket {} without queue", t.id)))?;
-                self.notice_cache.queues.put(t.queue_id, q.clone());
-                q
-            }
-        };
+        let queue = self
+            .queue_mail_list(tx)
+            .await?
+            .iter()
+            .find(|q| q.queue_id == t.queue_id)
+            .cloned()
+            .ok_or_else(|| Error::Internal(format!("ticket {} without queue", t.id)))?;
         let customer = match (customer, t.customer_id) {
             (Some(c), Some(id)) if c.id == id => Some(c),
             (_, Some(id)) => store::people::customer(tx, id).await?,

@@ -122,22 +122,24 @@ fn slug_ok(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-fn calendar_view(c: &store::sla::CalendarRow) -> CalendarView {
-    let days: Vec<&str> = c.week.split('|').collect();
+/// A stored calendar, read through the domain's text forms.
+fn stored_calendar(c: &store::sla::CalendarRow) -> Result<Calendar> {
+    Calendar::from_text(&c.time_zone, c.always_open, &c.week, &c.holidays)
+        .map_err(|e| Error::Internal(format!("stored calendar {}: {e}", c.slug)))
+}
+
+fn calendar_view(slug: &str, name: &str, cal: &Calendar) -> CalendarView {
     CalendarView {
-        slug: c.slug.clone(),
-        name: c.name.clone(),
-        time_zone: c.time_zone.clone(),
-        always_open: c.always_open,
+        slug: slug.to_owned(),
+        name: name.to_owned(),
+        time_zone: cal.time_zone().to_owned(),
+        always_open: cal.is_always_open(),
         week: WEEKDAYS
             .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let ivs = days.get(i).map(|s| s.split(',').filter(|x| !x.is_empty()).map(str::to_owned).collect());
-                ((*d).to_owned(), ivs.unwrap_or_default())
-            })
+            .zip(cal.week())
+            .map(|(d, ivs)| ((*d).to_owned(), ivs.iter().map(ToString::to_string).collect()))
             .collect(),
-        holidays: c.holidays.split(',').filter(|x| !x.is_empty()).map(str::to_owned).collect(),
+        holidays: cal.holidays().iter().map(ToString::to_string).collect(),
     }
 }
 
@@ -147,8 +149,7 @@ fn minutes(m: i64) -> SignedDuration {
 
 /// A level with its calendar, ready for arithmetic.
 fn support_level(l: &store::sla::LevelRow, c: &store::sla::CalendarRow) -> Result<SupportLevel> {
-    let calendar = Calendar::from_text(&c.time_zone, c.always_open, &c.week, &c.holidays)
-        .map_err(|e| Error::Internal(format!("stored calendar {}: {e}", c.slug)))?;
+    let calendar = stored_calendar(c)?;
     Ok(SupportLevel {
         slug: l.slug.clone(),
         name: l.name.clone(),
@@ -169,7 +170,8 @@ impl App {
     pub async fn calendars(&self, actor: &Actor) -> Result<Vec<CalendarView>> {
         actor.require_staff()?;
         let mut tx = self.db.read().await?;
-        Ok(store::sla::calendars(&mut tx).await?.iter().map(calendar_view).collect())
+        let rows = store::sla::calendars(&mut tx).await?;
+        rows.iter().map(|c| Ok(calendar_view(&c.slug, &c.name, &stored_calendar(c)?))).collect()
     }
 
     /// Adds or replaces a calendar; a bad one is refused naming the field. Admins only.
@@ -212,7 +214,7 @@ impl App {
         crate::admin::audit(&mut tx, actor, None, "calendar", id, "saved", None, None, Some(row.slug.clone()), now)
             .await?;
         tx.commit().await?;
-        Ok(calendar_view(&row))
+        Ok(calendar_view(&row.slug, &row.name, &calendar))
     }
 
     /// Every support level. Staff.
@@ -262,7 +264,7 @@ impl App {
         // A target the calendar cannot reach (more open time than it has in three years) is
         // refused now rather than failing on a ticket.
         if let Some(c) = &calendar
-            && let Ok(cal) = Calendar::from_text(&c.time_zone, c.always_open, &c.week, &c.holidays)
+            && let Ok(cal) = stored_calendar(c)
         {
             let longest = [input.intervention_minutes, input.restoration_minutes]
                 .iter()

@@ -47,7 +47,7 @@ pub struct MailboxData {
     pub active: bool,
 }
 
-const COLUMNS: &str = "id, name, host, port, tls, username, password, folder, queue_id, action, done_folder, \
+const COLUMNS: &str = "id, name, host, CAST(port AS BIGINT) AS port, tls, username, password, folder, queue_id, action, done_folder, \
      uid_validity, last_uid, active, last_error, last_polled_at, last_fetched";
 
 macro_rules! mailbox_row {
@@ -56,7 +56,7 @@ macro_rules! mailbox_row {
             id: $r.try_get("id")?,
             name: $r.try_get("name")?,
             host: $r.try_get("host")?,
-            port: $r.try_get::<i64, _>("port").or_else(|_| $r.try_get::<i32, _>("port").map(i64::from))?,
+            port: $r.try_get("port")?,
             tls: $r.try_get("tls")?,
             username: $r.try_get("username")?,
             password: $r.try_get("password")?,

@@ -37,22 +37,6 @@ pub async fn insert(
     Ok(())
 }
 
-/// What an inbound Message-ID delivered to queue `queue_id` already became: the ticket and the
-/// outcome (a redelivery). The same message sent to two queues' addresses is two deliveries.
-pub async fn inbound_seen(tx: &mut Tx, message_id: &str, queue_id: i64) -> Result<Option<(Option<i64>, String)>> {
-    with_conn!(tx, c => {
-        let row = sqlx::query(
-            "SELECT m.ticket_id, m.outcome FROM mail_messages m LEFT JOIN tickets t ON t.id = m.ticket_id
-             WHERE m.message_id = $1 AND m.direction = 'in' AND (t.queue_id = $2 OR m.ticket_id IS NULL)
-             ORDER BY m.id LIMIT 1")
-            .bind(message_id).bind(queue_id).fetch_optional(&mut *c).await?;
-        match row {
-            Some(r) => Ok(Some((r.try_get("ticket_id")?, r.try_get("outcome")?))),
-            None => Ok(None),
-        }
-    })
-}
-
 /// The ticket of the most recent email (ours or theirs) with one of these Message-IDs.
 pub async fn ticket_of_message_ids(tx: &mut Tx, ids: &[String]) -> Result<Option<i64>> {
     if ids.is_empty() {
@@ -66,14 +50,6 @@ pub async fn ticket_of_message_ids(tx: &mut Tx, ids: &[String]) -> Result<Option
     let id: Option<i64> = with_conn!(tx, c =>
         crate::bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)), &args).fetch_optional(&mut *c).await)?;
     Ok(id)
-}
-
-/// Inbound emails from `address` recorded since `since` (the sender's rate).
-pub async fn inbound_count_since(tx: &mut Tx, address: &str, since: i64) -> Result<i64> {
-    let n: i64 = with_conn!(tx, c => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM mail_messages WHERE direction = 'in' AND from_address = $1 AND created_at >= $2")
-        .bind(address).bind(since).fetch_one(&mut *c).await)?;
-    Ok(n)
 }
 
 /// A queue's email settings.
@@ -135,7 +111,8 @@ pub async fn all_queue_mail(tx: &mut Tx) -> Result<Vec<QueueMail>> {
 /// What one query tells about an inbound message and its sender.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SenderFacts {
-    /// What this Message-ID delivered to this queue already became (see [`inbound_seen`]).
+    /// What this Message-ID delivered to this queue already became (its ticket and outcome): a
+    /// redelivery. The same message sent to two queues' addresses is two deliveries.
     pub seen: Option<(Option<i64>, String)>,
     /// Messages from the sender since the given instant.
     pub recent: i64,
@@ -143,7 +120,9 @@ pub struct SenderFacts {
     pub bouncing: bool,
 }
 
-/// [`inbound_seen`], [`inbound_count_since`] and [`is_bouncing`] in one round trip.
+/// What is known of an inbound message and its sender, in one round trip: whether this
+/// Message-ID was already delivered to `queue_id`, the sender's messages since `since`, and
+/// whether their address bounces.
 pub async fn sender_facts(
     tx: &mut Tx,
     message_id: &str,

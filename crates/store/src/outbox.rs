@@ -61,16 +61,6 @@ macro_rules! outbox_row {
     };
 }
 
-/// Puts an email in the outbox (state `queued`); returns its id.
-pub async fn insert(tx: &mut Tx, m: &NewOutbox<'_>, now: i64) -> Result<i64> {
-    let id: i64 = with_conn!(tx, c => sqlx::query_scalar(
-        "INSERT INTO outbox (ticket_id, kind, message_id, sender, recipients, raw_sha256, state, attempts, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7) RETURNING id")
-        .bind(m.ticket_id).bind(m.kind).bind(m.message_id).bind(m.sender).bind(m.recipients).bind(m.raw_sha256).bind(now)
-        .fetch_one(&mut *c).await)?;
-    Ok(id)
-}
-
 /// One email to queue: its outbox row, its bytes, and the ticket message that caused it.
 #[derive(Debug, Clone)]
 pub struct Queued<'a> {
