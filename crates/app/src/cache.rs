@@ -59,6 +59,10 @@ pub(crate) struct NoticeCache {
     pub queue_list: Ttl<(), std::sync::Arc<Vec<store::mail::QueueMail>>>,
     /// Queues with their custom fields, by slug (what a new ticket is checked against).
     pub queue_rows: Ttl<String, std::sync::Arc<(store::QueueRow, Vec<store::CustomFieldRow>)>>,
+    /// Support levels with their calendars and clock rules, by level id.
+    pub levels: Ttl<i64, std::sync::Arc<crate::clocks::Rules>>,
+    /// The contract in force `(contract, level)` by (customer id, UTC date).
+    pub contracts: Ttl<(i64, String), Option<(i64, i64)>>,
 }
 
 impl NoticeCache {
@@ -68,5 +72,7 @@ impl NoticeCache {
         self.watchers.clear();
         self.queue_list.clear();
         self.queue_rows.clear();
+        self.levels.clear();
+        self.contracts.clear();
     }
 }

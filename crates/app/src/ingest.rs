@@ -224,6 +224,7 @@ impl App {
                         attachments: std::mem::take(&mut mail.attachments),
                         status: None,
                         owner: None,
+                        time: None,
                     };
                     let origin = MailOrigin {
                         message_id,
@@ -319,7 +320,7 @@ impl App {
                 // A participant: the requestor side replies; staff reply or comment by address.
                 (Some(actor), Some(a)) => {
                     let kind = if matches!(a, TicketAccess::Customer) { MessageKind::Reply } else { action_kind };
-                    let input = MessageInput { kind, body, body_html: html, attachments, status: None, owner: None };
+                    let input = MessageInput { kind, body, body_html: html, attachments, status: None, owner: None, time: None };
                     let outcome = if kind == MessageKind::Reply { "reply" } else { "comment" };
                     let origin =
                         MailOrigin { message_id, from, raw: keep_raw(mail.raw), outcome, quiet, sender_bounced };
@@ -340,6 +341,7 @@ impl App {
                         attachments,
                         status: None,
                         owner: None,
+                        time: None,
                     };
                     let origin = MailOrigin {
                         message_id,
@@ -492,6 +494,7 @@ impl App {
             attachments: Vec::new(),
             status: None,
             owner: None,
+            time: None,
         };
         self.write_message(&Actor::system(Channel::Email), ticket, input, None).await?;
         Ok(())

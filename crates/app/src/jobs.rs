@@ -39,6 +39,9 @@ impl Handlers {
     pub fn builtin() -> Handlers {
         let mut h = Handlers(HashMap::new());
         h = h.with(REINDEX, |app, job| Box::pin(async move { app.run_reindex(&job).await.map_err(|e| e.to_string()) }));
+        h = h.with(crate::clocks::RECOMPUTE, |app, job| {
+            Box::pin(async move { app.run_recompute(&job).await.map_err(|e| e.to_string()) })
+        });
         h
     }
 

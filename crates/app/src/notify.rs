@@ -33,7 +33,17 @@ pub const SEND: &str = "mail.send";
 pub const SEND_ATTEMPTS: i64 = 12;
 
 /// The kinds of notification, each with a template per language.
-pub const KINDS: [&str; 7] = ["ack", "reply", "resolved", "agent_new", "agent_reply", "refused", "masked"];
+pub const KINDS: [&str; 9] = [
+    "ack",
+    "reply",
+    "resolved",
+    "agent_new",
+    "agent_reply",
+    "refused",
+    "masked",
+    "agent_sla_warning",
+    "agent_sla_breach",
+];
 
 /// The languages with embedded templates; others fall back to English.
 pub const LANGUAGES: [&str; 3] = ["en", "it", "ca"];
@@ -53,9 +63,9 @@ macro_rules! embedded {
 }
 
 embedded!(
-    "en" => ["ack", "reply", "resolved", "agent_new", "agent_reply", "refused", "masked"],
-    "it" => ["ack", "reply", "resolved", "agent_new", "agent_reply", "refused", "masked"],
-    "ca" => ["ack", "reply", "resolved", "agent_new", "agent_reply", "refused", "masked"]
+    "en" => ["ack", "reply", "resolved", "agent_new", "agent_reply", "refused", "masked", "agent_sla_warning", "agent_sla_breach"],
+    "it" => ["ack", "reply", "resolved", "agent_new", "agent_reply", "refused", "masked", "agent_sla_warning", "agent_sla_breach"],
+    "ca" => ["ack", "reply", "resolved", "agent_new", "agent_reply", "refused", "masked", "agent_sla_warning", "agent_sla_breach"]
 );
 
 /// Splits a template file into its `Subject:` line and its body (after the blank line).
@@ -144,8 +154,15 @@ struct CustomerVars {
     name: String,
 }
 
+#[derive(Serialize, Default)]
+struct SlaVars {
+    phase: String,
+    due: String,
+}
+
 #[derive(Serialize)]
 struct Vars {
+    sla: SlaVars,
     ticket: TicketVars,
     message: MessageVars,
     customer: CustomerVars,
@@ -219,6 +236,7 @@ fn language_of(l: &str) -> &'static str {
 
 fn sample_vars() -> Vars {
     Vars {
+        sla: SlaVars { phase: "intervention".into(), due: "2026-11-23 11:30 CET".into() },
         ticket: TicketVars {
             reference: "support#310".into(),
             number: 310,
@@ -265,6 +283,8 @@ pub(crate) struct Notice<'a> {
     /// The conversation's earlier Message-IDs when the caller knows them (a new ticket's);
     /// else they are read.
     pub thread: Option<&'a [String]>,
+    /// For SLA notices: the phase (`intervention`, `restoration`) and its due instant as text.
+    pub sla: Option<(&'static str, String)>,
 }
 
 /// Whether the email a change comes from asks for no automatic mail (automatic, or over the
@@ -529,6 +549,7 @@ impl App {
                 None => String::new(),
             };
             let vars = Vars {
+                sla: notice.sla.as_ref().map(|(p, d)| SlaVars { phase: (*p).to_owned(), due: d.clone() }).unwrap_or_default(),
                 ticket: TicketVars {
                     reference: reference.clone(),
                     number: t.id,
@@ -596,6 +617,7 @@ impl App {
         let language = "en";
         let template = self.compiled_template(tx, language, "refused").await?;
         let vars = Vars {
+            sla: SlaVars::default(),
             ticket: TicketVars {
                 reference: String::new(),
                 number: 0,
@@ -657,7 +679,7 @@ impl App {
         now: i64,
     ) -> Result<usize> {
         let setting = self.notice_setting(tx, t, None).await?;
-        let notice = Notice { kind: "masked", ticket: t, body: kinds, message_row_id: None, thread: None };
+        let notice = Notice { kind: "masked", ticket: t, body: kinds, message_row_id: None, thread: None, sla: None };
         let mut out = Vec::new();
         self.queue_notice(tx, &Actor::system(Channel::Email), &setting, &notice, vec![to], &mut out, now).await?;
         flush(tx, out, now).await
@@ -686,11 +708,11 @@ impl App {
             let mut as_author = Actor::system(actor.channel);
             as_author.label = actor.label.clone();
             let notice =
-                Notice { kind: "ack", ticket: t, body, message_row_id: Some(message_row_id), thread: Some(thread) };
+                Notice { kind: "ack", ticket: t, body, message_row_id: Some(message_row_id), thread: Some(thread), sla: None };
             self.queue_notice(tx, &as_author, &setting, &notice, requestors, &mut out, now).await?;
         }
         let agents = self.queue_watchers(tx, t.queue_id).await?;
-        let notice = Notice { kind: "agent_new", ticket: t, body, message_row_id: Some(message_row_id), thread: None };
+        let notice = Notice { kind: "agent_new", ticket: t, body, message_row_id: Some(message_row_id), thread: None, sla: None };
         self.queue_notice(tx, actor, &setting, &notice, agents, &mut out, now).await?;
         flush(tx, out, now).await?;
         Ok(())
@@ -721,7 +743,7 @@ impl App {
         if let Some((MessageKind::Reply, body, mid)) = message {
             if from_staff {
                 let contacts = store::outbox::ticket_contacts(tx, t.id).await?;
-                let notice = Notice { kind: "reply", ticket: t, body, message_row_id: Some(mid), thread: None };
+                let notice = Notice { kind: "reply", ticket: t, body, message_row_id: Some(mid), thread: None, sla: None };
                 queued = self.queue_notice(tx, actor, &setting, &notice, contacts, &mut out, now).await?;
                 replied = queued > 0;
             } else if let Some(owner) = t.owner_id
@@ -736,18 +758,55 @@ impl App {
                     cc: false,
                     bouncing,
                 }];
-                let notice = Notice { kind: "agent_reply", ticket: t, body, message_row_id: Some(mid), thread: None };
+                let notice = Notice { kind: "agent_reply", ticket: t, body, message_row_id: Some(mid), thread: None, sla: None };
                 queued += self.queue_notice(tx, actor, &setting, &notice, to, &mut out, now).await?;
             }
         }
         if resolving && !replied {
             let requestors: Vec<_> =
                 store::outbox::ticket_contacts(tx, t.id).await?.into_iter().filter(|c| !c.cc).collect();
-            let notice = Notice { kind: "resolved", ticket: t, body: "", message_row_id: None, thread: None };
+            let notice = Notice { kind: "resolved", ticket: t, body: "", message_row_id: None, thread: None, sla: None };
             queued += self.queue_notice(tx, actor, &setting, &notice, requestors, &mut out, now).await?;
         }
         flush(tx, out, now).await?;
         Ok(queued > 0)
+    }
+
+    /// A warning or breach of a ticket's SLA clock: to the owner, else to the queue's agents.
+    pub(crate) async fn notify_sla(
+        &self,
+        tx: &mut Tx,
+        t: &TicketRow,
+        alarm: &domain::clock::Alarm,
+        due: String,
+        now: i64,
+    ) -> Result<usize> {
+        use domain::clock::Alarm;
+        let (kind, phase) = match alarm {
+            Alarm::Warning(p) => ("agent_sla_warning", p),
+            Alarm::Breach(p) => ("agent_sla_breach", p),
+            Alarm::Met(_) => return Ok(0),
+        };
+        let owner = match t.owner_id {
+            Some(id) => store::people::user(tx, id).await?.filter(|u| u.active),
+            None => None,
+        };
+        let to = match owner {
+            Some(u) => {
+                let bouncing = store::mail::is_bouncing(tx, &u.email.to_lowercase()).await?;
+                let language = u.language.unwrap_or_default();
+                vec![store::outbox::Recipient { email: u.email, name: u.name, language, cc: false, bouncing }]
+            }
+            None => self.queue_watchers(tx, t.queue_id).await?,
+        };
+        let setting = self.notice_setting(tx, t, None).await?;
+        let notice =
+            Notice { kind, ticket: t, body: "", message_row_id: None, thread: None, sla: Some((phase.as_str(), due)) };
+        let mut out = Vec::new();
+        let system = Actor::system(Channel::System);
+        let n = self.queue_notice(tx, &system, &setting, &notice, to, &mut out, now).await?;
+        flush(tx, out, now).await?;
+        Ok(n)
     }
 
     /// A notification template as in force (the admin's, else the default). Admins only.

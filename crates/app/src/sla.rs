@@ -2,7 +2,7 @@
 //! read them), and the due times a level gives a ticket. The built-in calendars and levels
 //! (Professional, Advanced, Extended) are rows of migration 9, editable like any other.
 
-use domain::Severity;
+use domain::{Severity, Status};
 use domain::calendar::{Calendar, WEEKDAYS};
 use domain::sla::{DueTimes, SupportLevel, Targets};
 use jiff::SignedDuration;
@@ -59,10 +59,18 @@ pub struct LevelView {
     pub intervention_minutes: (i64, i64),
     /// Business minutes from the intervention to the restoration: blocking, non-blocking.
     pub restoration_minutes: (i64, i64),
+    /// Warn when this share (per cent) of a target is consumed.
+    pub warn_percent: i64,
+    /// The ticket statuses that pause the clocks.
+    pub pause_statuses: Vec<Status>,
+    /// The queue a breached ticket moves to (its escalation group), if any.
+    pub escalation_queue: Option<String>,
+    /// Priority points added at a breach.
+    pub escalation_raise: i64,
 }
 
 /// A support level to save (the slug names it; an existing one is replaced).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LevelInput {
     /// Machine name.
     pub slug: String,
@@ -74,6 +82,31 @@ pub struct LevelInput {
     pub intervention_minutes: (i64, i64),
     /// Business minutes from the intervention to the restoration: blocking, non-blocking.
     pub restoration_minutes: (i64, i64),
+    /// Warn when this share (per cent) of a target is consumed.
+    pub warn_percent: i64,
+    /// The ticket statuses that pause the clocks.
+    pub pause_statuses: Vec<Status>,
+    /// The queue a breached ticket moves to (its escalation group), if any.
+    pub escalation_queue: Option<String>,
+    /// Priority points added at a breach.
+    pub escalation_raise: i64,
+}
+
+impl Default for LevelInput {
+    /// Empty names and targets; warnings at 75%, paused while stalled, no escalation.
+    fn default() -> Self {
+        LevelInput {
+            slug: String::new(),
+            name: String::new(),
+            calendar: String::new(),
+            intervention_minutes: (0, 0),
+            restoration_minutes: (0, 0),
+            warn_percent: 75,
+            pause_statuses: vec![Status::Stalled],
+            escalation_queue: None,
+            escalation_raise: 0,
+        }
+    }
 }
 
 /// A contract to add: for a customer or for a partner (all its customers).
@@ -148,7 +181,7 @@ fn minutes(m: i64) -> SignedDuration {
 }
 
 /// A level with its calendar, ready for arithmetic.
-fn support_level(l: &store::sla::LevelRow, c: &store::sla::CalendarRow) -> Result<SupportLevel> {
+pub(crate) fn support_level(l: &store::sla::LevelRow, c: &store::sla::CalendarRow) -> Result<SupportLevel> {
     let calendar = stored_calendar(c)?;
     Ok(SupportLevel {
         slug: l.slug.clone(),
@@ -213,7 +246,10 @@ impl App {
         let id = store::sla::save_calendar(&mut tx, &row, now).await?;
         crate::admin::audit(&mut tx, actor, None, "calendar", id, "saved", None, None, Some(row.slug.clone()), now)
             .await?;
+        App::enqueue_recompute(&mut tx, Some(id), None, now).await?;
         tx.commit().await?;
+        self.forget_notice_cache();
+        self.jobs_wake.notify_one();
         Ok(calendar_view(&row.slug, &row.name, &calendar))
     }
 
@@ -223,14 +259,21 @@ impl App {
         let mut tx = self.db.read().await?;
         let calendars = store::sla::calendars(&mut tx).await?;
         let levels = store::sla::levels(&mut tx).await?;
+        let queues = store::queues::all(&mut tx).await?;
         Ok(levels
             .into_iter()
             .map(|l| LevelView {
                 calendar: calendars.iter().find(|c| c.id == l.calendar_id).map(|c| c.slug.clone()).unwrap_or_default(),
+                escalation_queue: l
+                    .escalation_queue_id
+                    .and_then(|q| queues.iter().find(|x| x.id == q).map(|x| x.slug.clone())),
+                pause_statuses: crate::clocks::pausing(&l.pause_statuses),
                 slug: l.slug,
                 name: l.name,
                 intervention_minutes: (l.intervention_blocking, l.intervention_non_blocking),
                 restoration_minutes: (l.restoration_blocking, l.restoration_non_blocking),
+                warn_percent: l.warn_percent,
+                escalation_raise: l.escalation_raise,
             })
             .collect())
     }
@@ -255,8 +298,27 @@ impl App {
                 p.add(field, "business minutes above zero (at most a year)");
             }
         }
+        if !(1..=99).contains(&input.warn_percent) {
+            p.add("warn_percent", "between 1 and 99");
+        }
+        if !(0..=100).contains(&input.escalation_raise) {
+            p.add("escalation_raise", "between 0 and 100");
+        }
+        if let Some(s) = input.pause_statuses.iter().find(|s| !matches!(s, Status::New | Status::Open | Status::Stalled)) {
+            p.add("pause_statuses", format!("`{s}` already stops the clocks; pausing statuses are new, open, stalled"));
+        }
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
+        let escalation = match input.escalation_queue.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            Some(slug) => match store::queues::by_slug(&mut tx, &slug.to_ascii_lowercase()).await? {
+                Some(q) => Some(q),
+                None => {
+                    p.add("escalation_queue", format!("no queue `{slug}`"));
+                    None
+                }
+            },
+            None => None,
+        };
         let calendar = store::sla::calendar_by_slug(&mut tx, input.calendar.trim()).await?;
         if calendar.is_none() {
             p.add("calendar", format!("no calendar `{}`", input.calendar));
@@ -286,8 +348,13 @@ impl App {
             intervention_non_blocking: input.intervention_minutes.1,
             restoration_blocking: input.restoration_minutes.0,
             restoration_non_blocking: input.restoration_minutes.1,
+            warn_percent: input.warn_percent,
+            pause_statuses: input.pause_statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","),
+            escalation_queue_id: escalation.as_ref().map(|q| q.id),
+            escalation_raise: input.escalation_raise,
         };
         let id = store::sla::save_level(&mut tx, &row, now).await?;
+        App::enqueue_recompute(&mut tx, None, Some(id), now).await?;
         crate::admin::audit(
             &mut tx,
             actor,
@@ -302,12 +369,18 @@ impl App {
         )
         .await?;
         tx.commit().await?;
+        self.forget_notice_cache();
+        self.jobs_wake.notify_one();
         Ok(LevelView {
             slug: row.slug,
             name: row.name,
             calendar: calendar.slug,
             intervention_minutes: input.intervention_minutes,
             restoration_minutes: input.restoration_minutes,
+            warn_percent: row.warn_percent,
+            pause_statuses: crate::clocks::pausing(&row.pause_statuses),
+            escalation_queue: escalation.map(|q| q.slug),
+            escalation_raise: row.escalation_raise,
         })
     }
 
@@ -378,6 +451,7 @@ impl App {
         crate::admin::audit(&mut tx, actor, None, "contract", id, "created", None, None, Some(level.slug.clone()), now)
             .await?;
         tx.commit().await?;
+        self.forget_notice_cache();
         Ok(ContractView {
             id,
             customer: customer.map(|c| c.code),
@@ -442,5 +516,198 @@ impl App {
         let level = support_level(&l, &c)?;
         let due = level.due(severity, opened, intervened).map_err(Error::Internal)?;
         Ok((level, due))
+    }
+}
+
+/// Changes to a contract; `None` leaves a field alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContractPatch {
+    /// New support level's slug.
+    pub level: Option<String>,
+    /// New first day.
+    pub valid_from: Option<String>,
+    /// New last day (`Some(None)`: open-ended).
+    pub valid_until: Option<Option<String>>,
+    /// New included minutes.
+    pub included_minutes: Option<i64>,
+    /// New evo flag.
+    pub evo: Option<bool>,
+}
+
+impl App {
+    async fn contract_view(&self, tx: &mut store::Tx, k: &store::sla::ContractRow) -> Result<ContractView> {
+        let customer = match k.customer_id {
+            Some(id) => store::people::customer(tx, id).await?.map(|c| c.code),
+            None => None,
+        };
+        let level = store::sla::level(tx, k.level_id).await?.map(|l| l.slug).unwrap_or_default();
+        Ok(ContractView {
+            id: k.id,
+            customer,
+            partner_id: k.partner_id,
+            level,
+            valid_from: k.valid_from.clone(),
+            valid_until: k.valid_until.clone(),
+            included_minutes: k.included_minutes,
+            evo: k.evo,
+        })
+    }
+
+    /// Every contract, newest first. Staff.
+    pub async fn contracts(&self, actor: &Actor) -> Result<Vec<ContractView>> {
+        actor.require_staff()?;
+        let mut tx = self.db.read().await?;
+        let mut out = Vec::new();
+        for k in store::sla::contracts(&mut tx).await? {
+            out.push(self.contract_view(&mut tx, &k).await?);
+        }
+        Ok(out)
+    }
+
+    /// The contracts of a customer (its own and its partner's), newest first. Staff.
+    pub async fn contracts_of_customer(&self, actor: &Actor, code: &str) -> Result<Vec<ContractView>> {
+        actor.require_staff()?;
+        let mut tx = self.db.read().await?;
+        let c = store::people::customer_by_code(&mut tx, code)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("customer {code}")))?;
+        let mut out = Vec::new();
+        for k in store::sla::contracts_of(&mut tx, c.id, c.partner_id).await? {
+            out.push(self.contract_view(&mut tx, &k).await?);
+        }
+        Ok(out)
+    }
+
+    /// A contract by id. Staff.
+    pub async fn contract(&self, actor: &Actor, id: i64) -> Result<ContractView> {
+        actor.require_staff()?;
+        let mut tx = self.db.read().await?;
+        let k = store::sla::contract(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("contract {id}")))?;
+        self.contract_view(&mut tx, &k).await
+    }
+
+    /// Changes a contract (tickets already opened keep the level they opened with). Admins only.
+    pub async fn update_contract(&self, actor: &Actor, id: i64, patch: ContractPatch) -> Result<ContractView> {
+        actor.require_admin()?;
+        let now = store::micros(self.now());
+        let mut tx = self.db.write().await?;
+        let mut k =
+            store::sla::contract(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("contract {id}")))?;
+        let mut p = Problems::default();
+        let day = |field: &str, t: &str, p: &mut Problems| match t.trim().parse::<jiff::civil::Date>() {
+            Ok(d) => Some(d.to_string()),
+            Err(_) => {
+                p.add(field, format!("`{t}` is not a date (YYYY-MM-DD)"));
+                None
+            }
+        };
+        if let Some(f) = &patch.valid_from
+            && let Some(d) = day("valid_from", f, &mut p)
+        {
+            k.valid_from = d;
+        }
+        match &patch.valid_until {
+            Some(Some(u)) if !u.trim().is_empty() => {
+                if let Some(d) = day("valid_until", u, &mut p) {
+                    k.valid_until = Some(d);
+                }
+            }
+            Some(_) => k.valid_until = None,
+            None => {}
+        }
+        if k.valid_until.as_ref().is_some_and(|u| *u < k.valid_from) {
+            p.add("valid_until", "before valid_from");
+        }
+        if let Some(m) = patch.included_minutes {
+            if m < 0 { p.add("included_minutes", "zero or more") } else { k.included_minutes = m }
+        }
+        if let Some(e) = patch.evo {
+            k.evo = e;
+        }
+        if let Some(slug) = &patch.level {
+            match store::sla::level_by_slug(&mut tx, slug.trim()).await? {
+                Some(l) => k.level_id = l.id,
+                None => p.add("level", format!("no support level `{slug}`")),
+            }
+        }
+        p.finish()?;
+        store::sla::update_contract(&mut tx, &k, now).await?;
+        crate::admin::audit(&mut tx, actor, None, "contract", id, "changed", None, None, None, now).await?;
+        let view = self.contract_view(&mut tx, &k).await?;
+        tx.commit().await?;
+        self.forget_notice_cache();
+        Ok(view)
+    }
+
+    /// Deletes a calendar (`calendar`), a support level (`level`) or a contract (`contract`)
+    /// that nothing uses; a used one is a conflict naming its users. Admins only.
+    pub async fn delete_sla_item(&self, actor: &Actor, what: &str, key: &str) -> Result<()> {
+        actor.require_admin()?;
+        let now = store::micros(self.now());
+        let mut tx = self.db.write().await?;
+        let id = match what {
+            "calendar" => store::sla::calendar_by_slug(&mut tx, key).await?.map(|c| c.id),
+            "level" => store::sla::level_by_slug(&mut tx, key).await?.map(|l| l.id),
+            "contract" => match key.parse::<i64>() {
+                Ok(id) => store::sla::contract(&mut tx, id).await?.map(|k| k.id),
+                Err(_) => None,
+            },
+            _ => return Err(Error::Internal(format!("no SLA item kind {what}"))),
+        }
+        .ok_or_else(|| Error::NotFound(format!("{what} {key}")))?;
+        let users = store::sla::uses(&mut tx, what, id).await?;
+        if users > 0 {
+            let by = match what {
+                "calendar" => "support levels",
+                "level" => "contracts or tickets",
+                _ => "tickets",
+            };
+            return Err(Error::Conflict(format!("{what} {key} is used by {users} {by}")));
+        }
+        store::sla::delete(&mut tx, what, id).await?;
+        crate::admin::audit(&mut tx, actor, None, what, id, "deleted", None, Some(key.to_owned()), None, now).await?;
+        tx.commit().await?;
+        self.forget_notice_cache();
+        Ok(())
+    }
+
+    /// Open tickets the actor may see whose SLA clock is due within `within`, soonest first
+    /// (already late ones included). Staff.
+    pub async fn breaching_soon(
+        &self,
+        actor: &Actor,
+        within: jiff::SignedDuration,
+        limit: i64,
+    ) -> Result<Vec<crate::views::TicketSummary>> {
+        actor.require_staff()?;
+        let until = store::micros(self.now()) + i64::try_from(within.as_micros()).unwrap_or(i64::MAX / 2);
+        let queues = actor.visible_queues();
+        let mut tx = self.db.read().await?;
+        let ids = store::sla::breaching(&mut tx, until, queues.as_deref(), limit.clamp(1, 500)).await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let filter = store::tickets::Filter {
+            ids: ids.clone(),
+            queue_ids: queues,
+            limit: ids.len() as i64,
+            ..Default::default()
+        };
+        let rows = store::tickets::list(&mut tx, &filter).await?;
+        let clocks = store::sla::clocks_of(&mut tx, &ids).await?;
+        let now = self.now();
+        let mut out: Vec<crate::views::TicketSummary> = rows
+            .into_iter()
+            .map(|r| {
+                let mut s = crate::views::TicketSummary::from(r);
+                if let Some(k) = clocks.iter().find(|k| k.ticket_id == s.number) {
+                    s.sla_due = k.next_due.map(crate::views::ts);
+                    s.sla_state = Some(crate::clocks::listed_state(k, now));
+                }
+                s
+            })
+            .collect();
+        out.sort_by_key(|s| (s.sla_due, s.number));
+        Ok(out)
     }
 }

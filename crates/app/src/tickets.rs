@@ -45,8 +45,10 @@ pub struct NewTicketInput {
     pub category: Option<Category>,
     /// Severity; defaults from the category.
     pub severity: Option<Severity>,
-    /// Priority 0–100; defaults to 50.
+    /// Priority 0–100, set by hand; computed when absent (see `domain::priority`).
     pub priority: Option<i64>,
+    /// How many lines or SIMs the ticket concerns (default 1).
+    pub impact: Option<i64>,
     /// Owner's email.
     pub owner: Option<String>,
     /// Custom field values by name.
@@ -80,6 +82,23 @@ pub struct TicketPatch {
     pub cc: Option<Vec<String>>,
     /// Custom field values to set (`Some`) or clear (`None`).
     pub fields: BTreeMap<String, Option<String>>,
+    /// New impact: how many lines or SIMs the ticket concerns.
+    pub impact: Option<i64>,
+    /// Drop a priority set by hand and compute it again.
+    pub priority_auto: bool,
+    /// Record the intervention now (work done without a public reply, e.g. by phone).
+    pub intervened: bool,
+}
+
+/// Time an agent spent on a ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeInput {
+    /// Minutes, 1 to 1,440.
+    pub minutes: i64,
+    /// Billable to the customer.
+    pub billable: bool,
+    /// What was done.
+    pub note: String,
 }
 
 /// A reply or comment to add.
@@ -97,6 +116,8 @@ pub struct MessageInput {
     pub status: Option<Status>,
     /// Owner to set in the same change (`Some(None)` for nobody).
     pub owner: Option<Option<String>>,
+    /// Time spent, recorded with the message (agents only).
+    pub time: Option<TimeInput>,
 }
 
 /// Which tickets to list.
@@ -215,7 +236,11 @@ struct Written {
     requestor_rows: Vec<store::ContactRow>,
     cc_rows: Vec<store::ContactRow>,
     customer: Option<store::CustomerRow>,
+    sla: Option<SlaView>,
 }
+
+/// The most lines or SIMs a ticket can concern.
+pub const MAX_IMPACT: i64 = 10_000_000;
 
 impl App {
     fn check_attachments(&self, problems: &mut Problems, field: &str, list: &[AttachmentInput]) {
@@ -260,6 +285,11 @@ impl App {
             && !(0..=100).contains(&pr)
         {
             p.add("priority", "between 0 and 100");
+        }
+        if let Some(n) = input.impact
+            && !(1..=MAX_IMPACT).contains(&n)
+        {
+            p.add("impact", format!("between 1 and {MAX_IMPACT} lines or SIMs"));
         }
         if actor.is_staff() && requestors.is_empty() && !matches!(actor.who, Who::System) {
             p.add("requestors", "at least one requestor email is needed");
@@ -354,6 +384,7 @@ impl App {
         let app = self.clone();
         let (actor_w, attachments_w) = (actor.clone(), std::sync::Arc::new(input.attachments));
         let (category_in, severity_in, priority_in) = (input.category, input.severity, input.priority);
+        let impact_in = input.impact.unwrap_or(1);
         let (queue_id, prefix, owner_id) = (queue.id, queue.reference_prefix.clone(), owner.as_ref().map(|u| u.id));
         let (title_w, values_w, customer_w) = (title.clone(), field_values.clone(), customer.clone());
         let acting_contact = std::sync::Arc::new(acting_contact);
@@ -388,7 +419,12 @@ impl App {
                         customer_id = requestor_rows.iter().find_map(|c| c.customer_id);
                     }
                     let category = category_in.unwrap_or(Category::InformationRequest);
-                    let new = NewTicket {
+                    if customer.is_none()
+                        && let Some(id) = customer_id
+                    {
+                        customer = store::people::customer(&mut *w, id).await?;
+                    }
+                    let mut new = NewTicket {
                         queue_id,
                         title,
                         status: Status::New,
@@ -396,9 +432,24 @@ impl App {
                         customer_id,
                         category,
                         severity: severity_in.unwrap_or(category.default_severity()),
-                        priority: priority_in.unwrap_or(50),
+                        priority: priority_in.unwrap_or(0),
+                        priority_manual: priority_in.is_some(),
+                        impact: impact_in,
                     };
+                    if priority_in.is_none() {
+                        new.priority = domain::priority::score(domain::priority::Factors {
+                            vip: customer.as_ref().is_some_and(|c| c.vip),
+                            severity: new.severity,
+                            category,
+                            impact: impact_in,
+                            urgency: domain::priority::Urgency::Calm,
+                        });
+                    }
                     let t = store::tickets::insert(&mut *w, &new, now).await?;
+                    let sla = match app.start_clock(&mut *w, &t, now).await? {
+                        Some(k) => Some(app.sla_view(&mut *w, &k, crate::views::ts(now)).await?),
+                        None => None,
+                    };
                     for c in &requestor_rows {
                         store::tickets::add_contact(&mut *w, t.id, c.id, false).await?;
                     }
@@ -443,11 +494,6 @@ impl App {
                     if let Some(o) = &origin {
                         o.record(&mut *w, t.id, m.id, now).await?;
                     }
-                    if customer.is_none()
-                        && let Some(id) = customer_id
-                    {
-                        customer = store::people::customer(&mut *w, id).await?;
-                    }
                     if !crate::notify::quiet(origin.as_ref()) {
                         let to = requestor_rows
                             .iter()
@@ -463,11 +509,11 @@ impl App {
                         app.notify_opened(&mut *w, &actor, &t, customer.clone(), to, &thread, &m.body_text, m.id, now)
                             .await?;
                     }
-                    Ok(Written { t, reference, requestor_rows, cc_rows, customer })
+                    Ok(Written { t, reference, requestor_rows, cc_rows, customer, sla })
                 })
             })
             .await?;
-        let Written { t, reference, requestor_rows, cc_rows, customer } = written;
+        let Written { t, reference, requestor_rows, cc_rows, customer, sla } = written;
         self.jobs_wake.notify_one();
         // Everything the view shows is known here: no reads after the write.
         let person = |c: &store::ContactRow| PersonRef { email: c.email.clone(), name: c.name.clone() };
@@ -492,6 +538,9 @@ impl App {
             updated_at: ts(t.updated_at),
             resolved_at: None,
             merged_from: Vec::new(),
+            priority_manual: t.priority_manual,
+            impact: t.impact,
+            sla,
         })
     }
 
@@ -623,6 +672,12 @@ impl App {
             updated_at: ts(t.updated_at),
             resolved_at: t.resolved_at.map(ts),
             merged_from: store::events::merged_into(tx, t.id).await?,
+            priority_manual: t.priority_manual,
+            impact: t.impact,
+            sla: match store::sla::clock(tx, t.id).await? {
+                Some(k) => Some(self.sla_view(tx, &k, self.now()).await?),
+                None => None,
+            },
         })
     }
 
@@ -757,7 +812,20 @@ impl App {
         } else {
             None
         };
-        Ok(TicketPage { tickets: rows.into_iter().map(TicketSummary::from).collect(), next_cursor })
+        let clocks = store::sla::clocks_of(&mut tx, &rows.iter().map(|r| r.ticket.id).collect::<Vec<_>>()).await?;
+        let now = self.now();
+        let tickets = rows
+            .into_iter()
+            .map(|r| {
+                let mut s = TicketSummary::from(r);
+                if let Some(k) = clocks.iter().find(|k| k.ticket_id == s.number) {
+                    s.sla_due = k.next_due.map(ts);
+                    s.sla_state = Some(crate::clocks::listed_state(k, now));
+                }
+                s
+            })
+            .collect();
+        Ok(TicketPage { tickets, next_cursor })
     }
 
     /// Changes a ticket; every changed field is recorded as a `set` event.
@@ -773,6 +841,9 @@ impl App {
         if access == TicketAccess::Customer {
             // The customer side may close or reopen, nothing else.
             let only_status = patch.title.is_none()
+                && patch.impact.is_none()
+                && !patch.priority_auto
+                && !patch.intervened
                 && patch.queue.is_none()
                 && patch.owner.is_none()
                 && patch.priority.is_none()
@@ -789,6 +860,9 @@ impl App {
         } else {
             let owner_only = patch.owner.is_some()
                 && patch.title.is_none()
+                && patch.impact.is_none()
+                && !patch.priority_auto
+                && !patch.intervened
                 && patch.status.is_none()
                 && patch.queue.is_none()
                 && patch.priority.is_none()
@@ -813,7 +887,21 @@ impl App {
             t.title = v;
         }
         if let Some(pr) = patch.priority {
-            if (0..=100).contains(&pr) { t.priority = pr } else { p.add("priority", "between 0 and 100") }
+            if (0..=100).contains(&pr) {
+                t.priority = pr;
+                t.priority_manual = true;
+            } else {
+                p.add("priority", "between 0 and 100")
+            }
+        } else if patch.priority_auto {
+            t.priority_manual = false;
+        }
+        if let Some(n) = patch.impact {
+            if (1..=MAX_IMPACT).contains(&n) {
+                t.impact = n;
+            } else {
+                p.add("impact", format!("between 1 and {MAX_IMPACT} lines or SIMs"));
+            }
         }
         if let Some(c) = patch.category {
             t.category = c;
@@ -884,6 +972,11 @@ impl App {
             }
         }
         p.finish()?;
+        if patch.intervened && access == TicketAccess::Customer {
+            return Err(Error::Forbidden("only agents intervene".into()));
+        }
+        let change = crate::clocks::ClockChange { intervened: patch.intervened };
+        self.advance_clock(&mut tx, actor, &before, &mut t, change, now).await?;
         self.record_changes(&mut tx, actor, &before, &mut t, now).await?;
         if let Some(list) = requestors {
             self.replace_contacts(&mut tx, actor, t.id, false, &list, now).await?;
@@ -927,7 +1020,7 @@ impl App {
     }
 
     /// Records a `set` event for every column that differs, and stamps the change time.
-    async fn record_changes(
+    pub(crate) async fn record_changes(
         &self,
         tx: &mut Tx,
         actor: &Actor,
@@ -944,6 +1037,13 @@ impl App {
         }
         if before.priority != t.priority {
             changes.push(("priority", Some(before.priority.to_string()), Some(t.priority.to_string())));
+        }
+        if before.priority_manual != t.priority_manual {
+            let name = |manual: bool| Some(if manual { "manual" } else { "computed" }.to_owned());
+            changes.push(("priority_override", name(before.priority_manual), name(t.priority_manual)));
+        }
+        if before.impact != t.impact {
+            changes.push(("impact", Some(before.impact.to_string()), Some(t.impact.to_string())));
         }
         if before.category != t.category {
             changes.push(("category", Some(before.category.to_string()), Some(t.category.to_string())));
@@ -1037,6 +1137,12 @@ impl App {
         let mut p = Problems::default();
         let (body_text, body_html) = check_body(&mut p, &input.body, input.body_html.as_deref());
         self.check_attachments(&mut p, "attachments", &input.attachments);
+        if let Some(time) = &input.time {
+            check_time(&mut p, "time", time);
+            if !actor.is_staff() {
+                return Err(Error::Forbidden("only agents record time".into()));
+            }
+        }
         let mut tx = self.db.write().await?;
         let found = resolve(&mut tx, number).await?;
         let mut t = store::tickets::get_for_update(&mut tx, found.id)
@@ -1096,7 +1202,12 @@ impl App {
         if let Some(s) = target {
             set_status(&mut t, s, now);
         }
+        let intervened = author == AuthorRole::Agent && input.kind == MessageKind::Reply;
+        self.advance_clock(&mut tx, actor, &before, &mut t, crate::clocks::ClockChange { intervened }, now).await?;
         self.record_changes(&mut tx, actor, &before, &mut t, now).await?;
+        if let Some(time) = &input.time {
+            self.insert_time(&mut tx, actor, &t, Some(m.id), time, now).await?;
+        }
         t.updated_at = now;
         store::tickets::save(&mut tx, &t).await?;
         let mailed = !crate::notify::quiet(origin.as_ref())
@@ -1293,6 +1404,16 @@ impl App {
         tx.commit().await?;
         self.jobs_wake.notify_one();
         Ok(view)
+    }
+}
+
+/// Checks a time entry's figures.
+pub(crate) fn check_time(p: &mut Problems, field: &str, time: &TimeInput) {
+    if !(1..=1440).contains(&time.minutes) {
+        p.add(format!("{field}.minutes"), "between 1 and 1440");
+    }
+    if time.note.chars().count() > 1000 {
+        p.add(format!("{field}.note"), "at most 1000 characters");
     }
 }
 

@@ -73,6 +73,46 @@ pub struct TicketView {
     pub resolved_at: Option<Timestamp>,
     /// Numbers of tickets merged into this one.
     pub merged_from: Vec<i64>,
+    /// The priority was set by hand (else it is computed).
+    pub priority_manual: bool,
+    /// How many lines or SIMs the ticket concerns.
+    pub impact: i64,
+    /// The SLA clock, for a ticket opened under a contract.
+    pub sla: Option<SlaView>,
+}
+
+/// A ticket's SLA clock as people read it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SlaView {
+    /// The support level's slug.
+    pub level: String,
+    /// The support level's name.
+    pub level_name: String,
+    /// The contract the ticket was opened under.
+    pub contract: Option<i64>,
+    /// The contract entitles the customer to new versions and features.
+    pub evo: bool,
+    /// `running`, `paused`, `stopped`, `met` or `breached`.
+    pub state: domain::clock::ClockState,
+    /// `intervention`, `restoration` or `done`.
+    pub phase: domain::clock::Phase,
+    /// When the intervention is due (absent once intervened, or while paused).
+    pub intervention_due: Option<Timestamp>,
+    /// When the restoration is due (predicted from the intervention's due until it happens).
+    pub restoration_due: Option<Timestamp>,
+    /// When the intervention happened.
+    pub intervened_at: Option<Timestamp>,
+    /// When the restoration happened.
+    pub restored_at: Option<Timestamp>,
+    /// Seconds the clock spent paused.
+    pub paused_for: i64,
+    /// Business seconds left to the current phase's target (negative when late).
+    pub left: i64,
+    /// The intervention was late.
+    pub intervention_breached: bool,
+    /// The restoration was late.
+    pub restoration_breached: bool,
 }
 
 /// A ticket as listed in a queue or search result.
@@ -105,6 +145,10 @@ pub struct TicketSummary {
     pub created_at: Timestamp,
     /// Last change.
     pub updated_at: Timestamp,
+    /// The due instant of the running SLA clock, if any.
+    pub sla_due: Option<Timestamp>,
+    /// The SLA clock's state, for a ticket under contract.
+    pub sla_state: Option<domain::clock::ClockState>,
 }
 
 /// One page of tickets.
@@ -428,6 +472,8 @@ impl From<store::TicketListRow> for TicketSummary {
             priority: r.ticket.priority,
             created_at: ts(r.ticket.created_at),
             updated_at: ts(r.ticket.updated_at),
+            sla_due: None,
+            sla_state: None,
         }
     }
 }

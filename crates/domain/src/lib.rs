@@ -2,8 +2,10 @@
 
 pub mod access;
 pub mod calendar;
+pub mod clock;
 pub mod fields;
 pub mod mail;
+pub mod priority;
 pub mod reference;
 pub mod search;
 pub mod sla;

@@ -822,6 +822,7 @@ async fn pages_setup(app: &App, corpus: &Corpus) -> anyhow::Result<(String, i64)
             attachments: Vec::new(),
             status: None,
             owner: None,
+            time: None,
         };
         app.add_message(&agent, ticket.number, input).await?;
     }

@@ -420,6 +420,7 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
                     attachments: vec![],
                     status: None,
                     owner: None,
+                    time: None,
                 },
             )
             .await?;
@@ -439,6 +440,7 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
                 attachments: vec![],
                 status: None,
                 owner: owner.filter(|o| o.as_ref().is_some_and(|e| !e.is_empty())),
+                time: None,
             },
         )
         .await?;
@@ -464,6 +466,7 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
                     attachments: vec![],
                     status: None,
                     owner: None,
+                    time: None,
                 },
             )
             .await

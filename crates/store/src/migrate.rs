@@ -70,6 +70,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_sla.sql"),
         postgres: include_str!("../migrations/postgres/0009_sla.sql"),
     },
+    Migration {
+        version: 10,
+        name: "sla_clocks",
+        sqlite: include_str!("../migrations/sqlite/0010_sla_clocks.sql"),
+        postgres: include_str!("../migrations/postgres/0010_sla_clocks.sql"),
+    },
 ];
 
 /// A fingerprint of the whole migration history of one backend (for test templates).

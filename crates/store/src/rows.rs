@@ -104,6 +104,10 @@ pub struct TicketRow {
     pub category: Category,
     pub severity: Severity,
     pub priority: i64,
+    /// The priority was set by hand (else it is computed).
+    pub priority_manual: bool,
+    /// How many lines or SIMs the ticket concerns.
+    pub impact: i64,
     pub created_at: i64,
     pub updated_at: i64,
     pub resolved_at: Option<i64>,

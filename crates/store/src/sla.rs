@@ -27,6 +27,14 @@ pub struct LevelRow {
     pub intervention_non_blocking: i64,
     pub restoration_blocking: i64,
     pub restoration_non_blocking: i64,
+    /// Warn when this share (per cent) of a target is consumed.
+    pub warn_percent: i64,
+    /// The ticket statuses that pause the clocks, comma-separated.
+    pub pause_statuses: String,
+    /// Where a breached ticket goes (its escalation group), if anywhere.
+    pub escalation_queue_id: Option<i64>,
+    /// Priority points added at a breach.
+    pub escalation_raise: i64,
 }
 
 /// A contract: a customer's (or a partner's, for all its customers) support level over dates.
@@ -46,7 +54,8 @@ pub struct ContractRow {
 
 const CALENDAR: &str = "SELECT id, slug, name, time_zone, always_open, week, holidays FROM calendars";
 const LEVEL: &str = "SELECT id, slug, name, calendar_id, intervention_blocking, intervention_non_blocking, \
-     restoration_blocking, restoration_non_blocking FROM support_levels";
+     restoration_blocking, restoration_non_blocking, warn_percent, pause_statuses, escalation_queue_id, \
+     escalation_raise FROM support_levels";
 const CONTRACT: &str =
     "SELECT id, customer_id, partner_id, level_id, valid_from, valid_until, included_minutes, evo FROM contracts";
 
@@ -75,6 +84,10 @@ macro_rules! level_row {
             intervention_non_blocking: $r.try_get("intervention_non_blocking")?,
             restoration_blocking: $r.try_get("restoration_blocking")?,
             restoration_non_blocking: $r.try_get("restoration_non_blocking")?,
+            warn_percent: $r.try_get("warn_percent")?,
+            pause_statuses: $r.try_get("pause_statuses")?,
+            escalation_queue_id: $r.try_get("escalation_queue_id")?,
+            escalation_raise: $r.try_get("escalation_raise")?,
         }
     };
 }
@@ -172,13 +185,16 @@ pub async fn level(tx: &mut Tx, id: i64) -> Result<Option<LevelRow>> {
 pub async fn save_level(tx: &mut Tx, l: &LevelRow, now: i64) -> Result<i64> {
     let id: i64 = with_conn!(tx, c => sqlx::query_scalar(
         "INSERT INTO support_levels (slug, name, calendar_id, intervention_blocking, intervention_non_blocking,
-             restoration_blocking, restoration_non_blocking, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+             restoration_blocking, restoration_non_blocking, created_at, updated_at, warn_percent, pause_statuses,
+             escalation_queue_id, escalation_raise)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12)
          ON CONFLICT (slug) DO UPDATE SET name = $2, calendar_id = $3, intervention_blocking = $4,
-             intervention_non_blocking = $5, restoration_blocking = $6, restoration_non_blocking = $7, updated_at = $8
+             intervention_non_blocking = $5, restoration_blocking = $6, restoration_non_blocking = $7, updated_at = $8,
+             warn_percent = $9, pause_statuses = $10, escalation_queue_id = $11, escalation_raise = $12
          RETURNING id")
         .bind(&l.slug).bind(&l.name).bind(l.calendar_id).bind(l.intervention_blocking).bind(l.intervention_non_blocking)
         .bind(l.restoration_blocking).bind(l.restoration_non_blocking).bind(now)
+        .bind(l.warn_percent).bind(&l.pause_statuses).bind(l.escalation_queue_id).bind(l.escalation_raise)
         .fetch_one(&mut *c).await)?;
     Ok(id)
 }
@@ -200,5 +216,311 @@ pub async fn contracts_of(tx: &mut Tx, customer_id: i64, partner_id: Option<i64>
     with_conn!(tx, c => {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(customer_id).bind(partner_id).fetch_all(&mut *c).await?;
         rows.iter().map(|r| Ok(contract_row!(r))).collect()
+    })
+}
+
+/// Every contract, newest first.
+pub async fn contracts(tx: &mut Tx) -> Result<Vec<ContractRow>> {
+    let sql = format!("{CONTRACT} ORDER BY valid_from DESC, id DESC");
+    with_conn!(tx, c => {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *c).await?;
+        rows.iter().map(|r| Ok(contract_row!(r))).collect()
+    })
+}
+
+/// A contract by id.
+pub async fn contract(tx: &mut Tx, id: i64) -> Result<Option<ContractRow>> {
+    let sql = format!("{CONTRACT} WHERE id = $1");
+    with_conn!(tx, c => {
+        match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *c).await? {
+            Some(r) => Ok(Some(contract_row!(r))),
+            None => Ok(None),
+        }
+    })
+}
+
+/// Writes a contract's level, dates, included time and evo flag.
+pub async fn update_contract(tx: &mut Tx, k: &ContractRow, now: i64) -> Result<bool> {
+    let n = with_conn!(tx, c => sqlx::query(
+        "UPDATE contracts SET level_id = $2, valid_from = $3, valid_until = $4, included_minutes = $5, evo = $6,
+             updated_at = $7 WHERE id = $1")
+        .bind(k.id).bind(k.level_id).bind(&k.valid_from).bind(&k.valid_until).bind(k.included_minutes).bind(k.evo)
+        .bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// How many rows refer to something: levels using a calendar, contracts or clocks using a level,
+/// clocks using a contract.
+pub async fn uses(tx: &mut Tx, what: &str, id: i64) -> Result<i64> {
+    let sql = match what {
+        "calendar" => "SELECT COUNT(*) FROM support_levels WHERE calendar_id = $1",
+        "level" => {
+            "SELECT (SELECT COUNT(*) FROM contracts WHERE level_id = $1) + (SELECT COUNT(*) FROM ticket_sla WHERE level_id = $1)"
+        }
+        _ => "SELECT COUNT(*) FROM ticket_sla WHERE contract_id = $1",
+    };
+    let n: i64 = with_conn!(tx, c => sqlx::query_scalar(sql).bind(id).fetch_one(&mut *c).await)?;
+    Ok(n)
+}
+
+/// Deletes a calendar, a level or a contract (`what` as in [`uses`]) that nothing refers to.
+pub async fn delete(tx: &mut Tx, what: &str, id: i64) -> Result<bool> {
+    let sql = match what {
+        "calendar" => "DELETE FROM calendars WHERE id = $1",
+        "level" => "DELETE FROM support_levels WHERE id = $1",
+        _ => "DELETE FROM contracts WHERE id = $1",
+    };
+    let n = with_conn!(tx, c => sqlx::query(sql).bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// A ticket's SLA clock as stored, with the due instants derived from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClockRow {
+    pub ticket_id: i64,
+    pub contract_id: Option<i64>,
+    pub level_id: i64,
+    pub severity: domain::Severity,
+    pub phase: domain::clock::Phase,
+    /// Business microseconds of the phase before `running_since`.
+    pub consumed: i64,
+    pub running_since: Option<i64>,
+    pub paused_since: Option<i64>,
+    pub paused_for: i64,
+    pub intervened_at: Option<i64>,
+    pub restored_at: Option<i64>,
+    pub intervention_breached: bool,
+    pub restoration_breached: bool,
+    pub warned: bool,
+    pub intervention_due: Option<i64>,
+    pub restoration_due: Option<i64>,
+    pub next_due: Option<i64>,
+    pub alarm_at: Option<i64>,
+}
+
+const CLOCK: &str = "SELECT ticket_id, contract_id, level_id, severity, phase, consumed, running_since, paused_since, \
+     paused_for, intervened_at, restored_at, intervention_breached, restoration_breached, warned, intervention_due, \
+     restoration_due, next_due, alarm_at FROM ticket_sla";
+
+macro_rules! clock_row {
+    ($r:expr) => {
+        (|| -> Result<ClockRow> {
+            let severity: String = $r.try_get("severity")?;
+            let phase: String = $r.try_get("phase")?;
+            Ok(ClockRow {
+                ticket_id: $r.try_get("ticket_id")?,
+                contract_id: $r.try_get("contract_id")?,
+                level_id: $r.try_get("level_id")?,
+                severity: crate::parse(&severity)?,
+                phase: crate::parse(&phase)?,
+                consumed: $r.try_get("consumed")?,
+                running_since: $r.try_get("running_since")?,
+                paused_since: $r.try_get("paused_since")?,
+                paused_for: $r.try_get("paused_for")?,
+                intervened_at: $r.try_get("intervened_at")?,
+                restored_at: $r.try_get("restored_at")?,
+                intervention_breached: $r.try_get("intervention_breached")?,
+                restoration_breached: $r.try_get("restoration_breached")?,
+                warned: $r.try_get("warned")?,
+                intervention_due: $r.try_get("intervention_due")?,
+                restoration_due: $r.try_get("restoration_due")?,
+                next_due: $r.try_get("next_due")?,
+                alarm_at: $r.try_get("alarm_at")?,
+            })
+        })()
+    };
+}
+
+/// Writes a ticket's clock (inserted the first time, replaced after).
+pub async fn save_clock(tx: &mut Tx, k: &ClockRow, now: i64) -> Result<()> {
+    with_conn!(tx, c => sqlx::query(
+        "INSERT INTO ticket_sla (ticket_id, contract_id, level_id, severity, phase, consumed, running_since, paused_since,
+             paused_for, intervened_at, restored_at, intervention_breached, restoration_breached, warned,
+             intervention_due, restoration_due, next_due, alarm_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+         ON CONFLICT (ticket_id) DO UPDATE SET contract_id = $2, level_id = $3, severity = $4, phase = $5,
+             consumed = $6, running_since = $7, paused_since = $8, paused_for = $9, intervened_at = $10,
+             restored_at = $11, intervention_breached = $12, restoration_breached = $13, warned = $14,
+             intervention_due = $15, restoration_due = $16, next_due = $17, alarm_at = $18, updated_at = $19")
+        .bind(k.ticket_id).bind(k.contract_id).bind(k.level_id).bind(k.severity.as_str()).bind(k.phase.as_str())
+        .bind(k.consumed).bind(k.running_since).bind(k.paused_since).bind(k.paused_for).bind(k.intervened_at)
+        .bind(k.restored_at).bind(k.intervention_breached).bind(k.restoration_breached).bind(k.warned)
+        .bind(k.intervention_due).bind(k.restoration_due).bind(k.next_due).bind(k.alarm_at).bind(now)
+        .execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Removes a ticket's clock (its customer has no contract any more).
+pub async fn delete_clock(tx: &mut Tx, ticket_id: i64) -> Result<()> {
+    with_conn!(tx, c => sqlx::query("DELETE FROM ticket_sla WHERE ticket_id = $1").bind(ticket_id)
+        .execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// A ticket's clock, locked for update on PostgreSQL.
+pub async fn clock(tx: &mut Tx, ticket_id: i64) -> Result<Option<ClockRow>> {
+    let lock = if tx.backend() == crate::Backend::Postgres { " FOR UPDATE" } else { "" };
+    let sql = format!("{CLOCK} WHERE ticket_id = $1{lock}");
+    with_conn!(tx, c => {
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ticket_id).fetch_optional(&mut *c).await?;
+        r.map(|r| clock_row!(r)).transpose()
+    })
+}
+
+/// The clocks of some tickets (for listings).
+pub async fn clocks_of(tx: &mut Tx, ticket_ids: &[i64]) -> Result<Vec<ClockRow>> {
+    if ticket_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!("{CLOCK} WHERE ticket_id IN ({})", crate::placeholders(0, ticket_ids.len()));
+    with_conn!(tx, c => {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in ticket_ids {
+            q = q.bind(*id);
+        }
+        let rows = q.fetch_all(&mut *c).await?;
+        rows.iter().map(|r| clock_row!(r)).collect()
+    })
+}
+
+/// Up to `limit` tickets whose next warning or breach is due at `now`, oldest mark first.
+pub async fn alarms_due(tx: &mut Tx, now: i64, limit: i64) -> Result<Vec<i64>> {
+    let ids: Vec<i64> = with_conn!(tx, c => sqlx::query_scalar(
+        "SELECT ticket_id FROM ticket_sla WHERE alarm_at IS NOT NULL AND alarm_at <= $1 ORDER BY alarm_at LIMIT $2")
+        .bind(now).bind(limit).fetch_all(&mut *c).await)?;
+    Ok(ids)
+}
+
+/// The running clocks of a level after ticket `after`, `limit` at a time, by ticket.
+pub async fn running_of_level(tx: &mut Tx, level_id: i64, after: i64, limit: i64) -> Result<Vec<ClockRow>> {
+    let sql = format!(
+        "{CLOCK} WHERE level_id = $1 AND phase <> 'done' AND ticket_id > $2 AND running_since IS NOT NULL
+         ORDER BY ticket_id LIMIT $3"
+    );
+    with_conn!(tx, c => {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(level_id).bind(after).bind(limit).fetch_all(&mut *c).await?;
+        rows.iter().map(|r| clock_row!(r)).collect()
+    })
+}
+
+/// New due instants for many clocks: `(ticket, intervention, restoration, next_due, alarm_at)`,
+/// in statements of at most 1,000 rows.
+pub async fn save_dues(tx: &mut Tx, rows: &[(i64, Option<i64>, Option<i64>, Option<i64>, Option<i64>)]) -> Result<()> {
+    for chunk in rows.chunks(1000) {
+        let sql = format!(
+            "WITH v(id, i, r, n, a) AS (VALUES {}) UPDATE ticket_sla SET intervention_due = v.i, restoration_due = v.r,
+                 next_due = v.n, alarm_at = v.a FROM v WHERE ticket_sla.ticket_id = v.id",
+            crate::value_rows(chunk.len(), 5)
+        );
+        with_conn!(tx, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, i, r, n, a) in chunk {
+                q = q.bind(*id).bind(*i).bind(*r).bind(*n).bind(*a);
+            }
+            q.execute(&mut *c).await.map(|_| ())
+        })?;
+    }
+    Ok(())
+}
+
+/// Open tickets whose running clock is due by `until`, soonest first, in the given queues
+/// (`None`: all).
+pub async fn breaching(tx: &mut Tx, until: i64, queue_ids: Option<&[i64]>, limit: i64) -> Result<Vec<i64>> {
+    let mut sql = String::from(
+        "SELECT s.ticket_id FROM ticket_sla s JOIN tickets t ON t.id = s.ticket_id
+         WHERE s.next_due IS NOT NULL AND s.next_due <= $1 AND t.merged_into IS NULL",
+    );
+    if let Some(q) = queue_ids {
+        if q.is_empty() {
+            return Ok(Vec::new());
+        }
+        sql.push_str(&format!(" AND t.queue_id IN ({})", crate::placeholders(1, q.len())));
+    }
+    let lim = queue_ids.map(|q| q.len()).unwrap_or(0) + 2;
+    sql.push_str(&format!(" ORDER BY s.next_due, s.ticket_id LIMIT ${lim}"));
+    with_conn!(tx, c => {
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(until);
+        for id in queue_ids.unwrap_or(&[]) {
+            q = q.bind(*id);
+        }
+        q.bind(limit).fetch_all(&mut *c).await
+    })
+    .map_err(Into::into)
+}
+
+/// An agent's time on a ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeEntryRow {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub message_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub minutes: i64,
+    pub billable: bool,
+    pub note: String,
+    pub worked_at: i64,
+}
+
+/// Records time on a ticket; returns its id.
+pub async fn insert_time(tx: &mut Tx, e: &TimeEntryRow, now: i64) -> Result<i64> {
+    let id: i64 = with_conn!(tx, c => sqlx::query_scalar(
+        "INSERT INTO time_entries (ticket_id, message_id, user_id, customer_id, minutes, billable, note, worked_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
+        .bind(e.ticket_id).bind(e.message_id).bind(e.user_id).bind(e.customer_id).bind(e.minutes).bind(e.billable)
+        .bind(&e.note).bind(e.worked_at).bind(now)
+        .fetch_one(&mut *c).await)?;
+    Ok(id)
+}
+
+/// The time recorded on some tickets, oldest first.
+pub async fn time_of(tx: &mut Tx, ticket_ids: &[i64]) -> Result<Vec<TimeEntryRow>> {
+    if ticket_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT id, ticket_id, message_id, user_id, customer_id, minutes, billable, note, worked_at FROM time_entries
+         WHERE ticket_id IN ({}) ORDER BY worked_at, id",
+        crate::placeholders(0, ticket_ids.len())
+    );
+    with_conn!(tx, c => {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in ticket_ids {
+            q = q.bind(*id);
+        }
+        let rows = q.fetch_all(&mut *c).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TimeEntryRow {
+                    id: r.try_get("id")?,
+                    ticket_id: r.try_get("ticket_id")?,
+                    message_id: r.try_get("message_id")?,
+                    user_id: r.try_get("user_id")?,
+                    customer_id: r.try_get("customer_id")?,
+                    minutes: r.try_get("minutes")?,
+                    billable: r.try_get("billable")?,
+                    note: r.try_get("note")?,
+                    worked_at: r.try_get("worked_at")?,
+                })
+            })
+            .collect()
+    })
+}
+
+/// Time per customer in `[from, to)`: `(customer id, billable minutes, other minutes, tickets)`;
+/// time on tickets without a customer has customer id `None`.
+pub async fn time_by_customer(tx: &mut Tx, from: i64, to: i64) -> Result<Vec<(Option<i64>, i64, i64, i64)>> {
+    with_conn!(tx, c => {
+        let rows = sqlx::query(
+            "SELECT customer_id,
+                    CAST(COALESCE(SUM(CASE WHEN billable THEN minutes ELSE 0 END), 0) AS BIGINT) AS billable,
+                    CAST(COALESCE(SUM(CASE WHEN billable THEN 0 ELSE minutes END), 0) AS BIGINT) AS other,
+                    COUNT(DISTINCT ticket_id) AS tickets
+             FROM time_entries WHERE worked_at >= $1 AND worked_at < $2
+             GROUP BY customer_id ORDER BY customer_id")
+            .bind(from).bind(to).fetch_all(&mut *c).await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("customer_id")?, r.try_get("billable")?, r.try_get("other")?, r.try_get("tickets")?)))
+            .collect()
     })
 }

@@ -9,7 +9,7 @@ use crate::{
 };
 
 const COLS: &str = "t.id, t.queue_id, t.title, t.status, t.owner_id, t.customer_id, t.category, t.severity, t.priority, \
-                    t.created_at, t.updated_at, t.resolved_at, t.merged_into";
+                    t.priority_manual, t.impact, t.created_at, t.updated_at, t.resolved_at, t.merged_into";
 
 macro_rules! ticket_row {
     ($r:expr) => {
@@ -27,6 +27,8 @@ macro_rules! ticket_row {
                 category: parse(&category)?,
                 severity: parse(&severity)?,
                 priority: $r.try_get("priority")?,
+                priority_manual: $r.try_get("priority_manual")?,
+                impact: $r.try_get("impact")?,
                 created_at: $r.try_get("created_at")?,
                 updated_at: $r.try_get("updated_at")?,
                 resolved_at: $r.try_get("resolved_at")?,
@@ -47,19 +49,23 @@ pub struct NewTicket {
     pub category: Category,
     pub severity: Severity,
     pub priority: i64,
+    pub priority_manual: bool,
+    pub impact: i64,
 }
 
 /// Creates a ticket; its id is its global number.
 pub async fn insert(tx: &mut Tx, t: &NewTicket, now: i64) -> Result<TicketRow> {
     let sql = format!(
-        "INSERT INTO tickets (queue_id, title, status, owner_id, customer_id, category, severity, priority, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {}",
+        "INSERT INTO tickets (queue_id, title, status, owner_id, customer_id, category, severity, priority,
+             priority_manual, impact, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $11, $9, $9) RETURNING {}",
         COLS.replace("t.", "")
     );
     with_conn!(tx, c => {
         let r = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(t.queue_id).bind(&t.title).bind(t.status.as_str()).bind(t.owner_id).bind(t.customer_id)
             .bind(t.category.as_str()).bind(t.severity.as_str()).bind(t.priority).bind(now)
+            .bind(t.priority_manual).bind(t.impact)
             .fetch_one(&mut *c).await?;
         ticket_row!(r)
     })
@@ -90,10 +96,11 @@ pub async fn get_for_update(tx: &mut Tx, id: i64) -> Result<Option<TicketRow>> {
 pub async fn save(tx: &mut Tx, t: &TicketRow) -> Result<()> {
     with_conn!(tx, c => sqlx::query(
         "UPDATE tickets SET queue_id = $2, title = $3, status = $4, owner_id = $5, customer_id = $6, category = $7,
-             severity = $8, priority = $9, updated_at = $10, resolved_at = $11, merged_into = $12 WHERE id = $1")
+             severity = $8, priority = $9, updated_at = $10, resolved_at = $11, merged_into = $12,
+             priority_manual = $13, impact = $14 WHERE id = $1")
         .bind(t.id).bind(t.queue_id).bind(&t.title).bind(t.status.as_str()).bind(t.owner_id).bind(t.customer_id)
         .bind(t.category.as_str()).bind(t.severity.as_str()).bind(t.priority).bind(t.updated_at).bind(t.resolved_at)
-        .bind(t.merged_into).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        .bind(t.merged_into).bind(t.priority_manual).bind(t.impact).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -363,6 +370,8 @@ pub struct Filter {
     pub statuses: Vec<Status>,
     /// `Some(None)`: unowned; `Some(Some(id))`: owned by `id`.
     pub owner: Option<Option<i64>>,
+    /// Only these tickets (when not empty).
+    pub ids: Vec<i64>,
     /// Only tickets of these customer codes.
     pub customer_codes: Vec<String>,
     /// Only tickets of these categories.
@@ -422,6 +431,10 @@ pub async fn list(tx: &mut Tx, f: &Filter) -> Result<Vec<TicketListRow>> {
             wh.push(format!("t.owner_id = {p}"));
         }
         None => {}
+    }
+    if !f.ids.is_empty() {
+        let ph: Vec<String> = f.ids.iter().map(|id| push(&mut args, Arg::Int(*id))).collect();
+        wh.push(format!("t.id IN ({})", ph.join(", ")));
     }
     if !f.customer_codes.is_empty() {
         let ph: Vec<String> = f.customer_codes.iter().map(|s| push(&mut args, Arg::Text(s.clone()))).collect();

@@ -240,6 +240,7 @@ async fn create_ticket(
         owner: b.owner,
         fields: b.fields,
         attachments: attachments(b.attachments)?,
+        impact: None,
     };
     Ok((StatusCode::CREATED, Json(s.app.create_ticket(&actor, input).await?)))
 }
@@ -304,6 +305,7 @@ async fn patch_ticket(
         requestors: b.requestors,
         cc: b.cc,
         fields: b.fields,
+        impact: None, priority_auto: false, intervened: false,
     };
     Ok(Json(s.app.update_ticket(&actor, ticket_number(&number)?, patch).await?))
 }
@@ -324,6 +326,7 @@ async fn post_message(
         attachments: attachments(b.attachments)?,
         status: b.status,
         owner: b.owner,
+        time: None,
     };
     Ok((StatusCode::CREATED, Json(s.app.add_message(&actor, ticket_number(&number)?, input).await?)))
 }

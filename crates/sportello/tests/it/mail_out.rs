@@ -209,6 +209,7 @@ fn reply(body: &str) -> MessageInput {
         attachments: vec![],
         status: None,
         owner: None,
+        time: None,
     }
 }
 

@@ -24,7 +24,7 @@ async fn ticket_count(t: &Ctx, cast: &Cast) -> usize {
 }
 
 fn message(kind: MessageKind, body: &str, attachments: Vec<AttachmentInput>) -> MessageInput {
-    MessageInput { kind, body: body.into(), body_html: None, attachments, status: None, owner: None }
+    MessageInput { kind, body: body.into(), body_html: None, attachments, status: None, owner: None, time: None }
 }
 
 both!(

@@ -439,6 +439,7 @@ async fn reply(
         attachments: form.files,
         status: None,
         owner: None,
+        time: None,
     };
     match state.app.add_message(&s.actor, n, input).await {
         Ok(_) => Ok(Redirect::to(&format!("/portal/tickets/{n}")).into_response()),

@@ -304,6 +304,7 @@ async fn message(
         attachments: form.files,
         status,
         owner,
+        time: None,
     };
     let result = state.app.add_message(&s.actor, n, input).await.map(|_| ());
     after(&state, &viewer, n, result, "#thread-end").await

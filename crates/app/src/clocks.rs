@@ -1,0 +1,546 @@
+//! SLA clocks on tickets: started when a ticket opens under a contract, moved by its changes
+//! (intervention, status, severity, customer), swept for warnings and breaches, recomputed when
+//! a level or its calendar changes; and the computed priority that depends on them.
+//!
+//! Every mark a clock passes is an event of the ticket (`sla`, field `intervention` or
+//! `restoration`, value `warning`, `breached` or `met`). Warnings and breaches are emailed to the
+//! owner, or to the queue's agents when nobody owns the ticket; a breach raises the priority by
+//! the level's `escalation_raise` and moves the ticket to its escalation queue, if it has one.
+
+use std::sync::Arc;
+
+use domain::clock::{Alarm, Clock, ClockState, Dues, Phase};
+use domain::priority::{Factors, Urgency, score};
+use domain::sla::SupportLevel;
+use domain::{Channel, Status};
+use jiff::{SignedDuration, Timestamp};
+use store::sla::ClockRow;
+use store::{TicketRow, Tx};
+
+use crate::access::Actor;
+use crate::views::{SlaView, ts};
+use crate::{App, Error, Result};
+
+/// The job kind that recomputes the due instants of a level's running clocks.
+pub const RECOMPUTE: &str = "sla.recompute";
+
+/// How many clocks one recompute transaction handles.
+const RECOMPUTE_BATCH: i64 = 5_000;
+
+/// A support level with the rules of its clocks.
+#[derive(Debug, Clone)]
+pub(crate) struct Rules {
+    /// The level and its calendar.
+    pub level: SupportLevel,
+    /// Warn at this share (per cent) of a target.
+    pub warn_percent: i64,
+    /// The statuses that pause the clocks.
+    pub pausing: Vec<Status>,
+    /// Where a breached ticket goes.
+    pub escalation_queue_id: Option<i64>,
+    /// Priority points added at a breach.
+    pub escalation_raise: i64,
+}
+
+fn instant(us: i64) -> Timestamp {
+    ts(us)
+}
+
+fn opt(us: Option<i64>) -> Option<Timestamp> {
+    us.map(instant)
+}
+
+/// The domain's clock of a stored row.
+fn clock_of(k: &ClockRow) -> Clock {
+    Clock {
+        phase: k.phase,
+        consumed: SignedDuration::from_micros(k.consumed),
+        running_since: opt(k.running_since),
+        paused_since: opt(k.paused_since),
+        paused_for: SignedDuration::from_micros(k.paused_for),
+        intervened_at: opt(k.intervened_at),
+        restored_at: opt(k.restored_at),
+        intervention_breached: k.intervention_breached,
+        restoration_breached: k.restoration_breached,
+        warned: k.warned,
+    }
+}
+
+fn us(d: SignedDuration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Writes a clock and its due instants back into the row.
+fn store_clock(k: &mut ClockRow, c: &Clock, d: &Dues) {
+    let m = |t: Option<Timestamp>| t.map(store::micros);
+    k.phase = c.phase;
+    k.consumed = us(c.consumed);
+    k.running_since = m(c.running_since);
+    k.paused_since = m(c.paused_since);
+    k.paused_for = us(c.paused_for);
+    k.intervened_at = m(c.intervened_at);
+    k.restored_at = m(c.restored_at);
+    k.intervention_breached = c.intervention_breached;
+    k.restoration_breached = c.restoration_breached;
+    k.warned = c.warned;
+    k.intervention_due = m(d.intervention);
+    k.restoration_due = m(d.restoration);
+    k.next_due = m(d.next_due);
+    k.alarm_at = m(d.alarm_at);
+}
+
+/// The statuses named in a level's `pause_statuses`.
+pub(crate) fn pausing(text: &str) -> Vec<Status> {
+    text.split(',').filter_map(|s| Status::parse(s.trim())).collect()
+}
+
+/// How close a clock is to a breach, for the priority.
+fn urgency(k: Option<&ClockRow>) -> Urgency {
+    match k {
+        Some(k) if k.intervention_breached || k.restoration_breached => Urgency::Breached,
+        Some(k) if k.warned => Urgency::Warned,
+        _ => Urgency::Calm,
+    }
+}
+
+/// The computed priority of a ticket: the domain's score, plus the level's escalation raise once
+/// a promise is broken.
+pub(crate) fn computed_priority(t: &TicketRow, vip: bool, k: Option<&ClockRow>, raise: i64) -> i64 {
+    let u = urgency(k);
+    let base = score(Factors { vip, severity: t.severity, category: t.category, impact: t.impact, urgency: u });
+    let extra = if u == Urgency::Breached { raise } else { 0 };
+    (base + extra).min(100)
+}
+
+/// What a change did to a ticket, as far as its clock cares.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ClockChange {
+    /// An agent intervened (first public reply, or recorded by hand).
+    pub intervened: bool,
+}
+
+impl App {
+    /// A level's rules with its calendar, from the short cache when fresh.
+    pub(crate) async fn level_rules(&self, tx: &mut Tx, level_id: i64) -> Result<Arc<Rules>> {
+        if let Some(r) = self.notice_cache.levels.get(&level_id) {
+            return Ok(r);
+        }
+        let l = store::sla::level(tx, level_id).await?.ok_or_else(|| Error::Internal(format!("no level {level_id}")))?;
+        let c = store::sla::calendar(tx, l.calendar_id)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("level {} without calendar", l.slug)))?;
+        let rules = Arc::new(Rules {
+            level: crate::sla::support_level(&l, &c)?,
+            warn_percent: l.warn_percent,
+            pausing: pausing(&l.pause_statuses),
+            escalation_queue_id: l.escalation_queue_id,
+            escalation_raise: l.escalation_raise,
+        });
+        self.notice_cache.levels.put(level_id, rules.clone());
+        Ok(rules)
+    }
+
+    /// The contract in force for a customer at `at` (its own first, else its partner's) as
+    /// `(contract, level)`, from the short cache when fresh.
+    pub(crate) async fn contract_for(&self, tx: &mut Tx, customer_id: i64, at: i64) -> Result<Option<(i64, i64)>> {
+        let day = instant(at).to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+        let key = (customer_id, day.clone());
+        if let Some(found) = self.notice_cache.contracts.get(&key) {
+            return Ok(found);
+        }
+        let Some(c) = store::people::customer(tx, customer_id).await? else { return Ok(None) };
+        let all = store::sla::contracts_of(tx, c.id, c.partner_id).await?;
+        let in_force =
+            |k: &&store::sla::ContractRow| k.valid_from <= day && k.valid_until.as_ref().is_none_or(|u| *u >= day);
+        let found = all
+            .iter()
+            .filter(|k| k.customer_id == Some(c.id))
+            .find(in_force)
+            .or_else(|| all.iter().find(in_force))
+            .map(|k| (k.id, k.level_id));
+        self.notice_cache.contracts.put(key, found);
+        Ok(found)
+    }
+
+    /// Starts the clock of a new ticket when its customer has a contract; returns it.
+    pub(crate) async fn start_clock(&self, tx: &mut Tx, t: &TicketRow, now: i64) -> Result<Option<ClockRow>> {
+        let Some(customer_id) = t.customer_id else { return Ok(None) };
+        let Some((contract_id, level_id)) = self.contract_for(tx, customer_id, t.created_at).await? else {
+            return Ok(None);
+        };
+        let rules = self.level_rules(tx, level_id).await?;
+        let mut c = Clock::start(instant(t.created_at), !rules.pausing.contains(&t.status));
+        let mut k = ClockRow {
+            ticket_id: t.id,
+            contract_id: Some(contract_id),
+            level_id,
+            severity: t.severity,
+            phase: Phase::Intervention,
+            consumed: 0,
+            running_since: None,
+            paused_since: None,
+            paused_for: 0,
+            intervened_at: None,
+            restored_at: None,
+            intervention_breached: false,
+            restoration_breached: false,
+            warned: false,
+            intervention_due: None,
+            restoration_due: None,
+            next_due: None,
+            alarm_at: None,
+        };
+        // A ticket opened after the fact (a customer set later) may already be late.
+        c.check(&rules.level, t.severity, rules.warn_percent, instant(now));
+        let d = c.dues(&rules.level, t.severity, rules.warn_percent);
+        store_clock(&mut k, &c, &d);
+        store::sla::save_clock(tx, &k, now).await?;
+        Ok(Some(k))
+    }
+
+    /// Moves a ticket's clock after a change from `before` to `t` (in the change's transaction),
+    /// records the marks it passed, and recomputes the priority unless it was set by hand.
+    pub(crate) async fn advance_clock(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        before: &TicketRow,
+        t: &mut TicketRow,
+        change: ClockChange,
+        now: i64,
+    ) -> Result<()> {
+        let relevant = change.intervened
+            || before.status != t.status
+            || before.severity != t.severity
+            || before.customer_id != t.customer_id
+            || before.category != t.category
+            || before.impact != t.impact
+            || before.priority_manual != t.priority_manual;
+        if !relevant {
+            return Ok(());
+        }
+        let mut clock = store::sla::clock(tx, t.id).await?;
+        let at = instant(now);
+        let mut fired: Vec<Alarm> = Vec::new();
+        if before.customer_id != t.customer_id {
+            let wanted = match t.customer_id {
+                Some(id) => self.contract_for(tx, id, t.created_at).await?,
+                None => None,
+            };
+            let current = clock.as_ref().map(|k| (k.contract_id, k.level_id));
+            match (current, wanted) {
+                (Some((Some(cid), _)), Some((wcid, _))) if cid == wcid => {}
+                (Some(_), Some((wcid, wlevel))) => {
+                    if let Some(k) = clock.as_mut() {
+                        let old = self.level_rules(tx, k.level_id).await?;
+                        let mut c = clock_of(k);
+                        c.rebase(&old.level, at);
+                        let d = c.dues(&old.level, k.severity, old.warn_percent);
+                        store_clock(k, &c, &d);
+                        let (old_slug, new) = (old.level.slug.clone(), self.level_rules(tx, wlevel).await?);
+                        k.contract_id = Some(wcid);
+                        k.level_id = wlevel;
+                        crate::tickets::record(
+                            tx,
+                            actor,
+                            t.id,
+                            "sla",
+                            Some("level"),
+                            Some(old_slug),
+                            Some(new.level.slug.clone()),
+                            now,
+                        )
+                        .await?;
+                    }
+                }
+                (Some(_), None) => {
+                    // No contract any more: support on request, no clock.
+                    if let Some(k) = clock.take() {
+                        let old = self.level_rules(tx, k.level_id).await?;
+                        store::sla::delete_clock(tx, t.id).await?;
+                        crate::tickets::record(
+                            tx,
+                            actor,
+                            t.id,
+                            "sla",
+                            Some("level"),
+                            Some(old.level.slug.clone()),
+                            None,
+                            now,
+                        )
+                        .await?;
+                    }
+                }
+                (None, Some(_)) => {
+                    // The clock counts from the opening, under the contract in force then.
+                    clock = self.start_clock(tx, t, now).await?;
+                    if let Some(k) = &clock {
+                        let rules = self.level_rules(tx, k.level_id).await?;
+                        crate::tickets::record(
+                            tx,
+                            actor,
+                            t.id,
+                            "sla",
+                            Some("level"),
+                            None,
+                            Some(rules.level.slug.clone()),
+                            now,
+                        )
+                        .await?;
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        let mut raise = 0;
+        if let Some(k) = clock.as_mut() {
+            let rules = self.level_rules(tx, k.level_id).await?;
+            raise = rules.escalation_raise;
+            let mut c = clock_of(k);
+            if k.severity != t.severity {
+                c.rebase(&rules.level, at);
+                crate::tickets::record(
+                    tx,
+                    actor,
+                    t.id,
+                    "sla",
+                    Some("severity"),
+                    Some(k.severity.to_string()),
+                    Some(t.severity.to_string()),
+                    now,
+                )
+                .await?;
+                k.severity = t.severity;
+            }
+            if change.intervened || (t.status == Status::Resolved && c.phase == Phase::Intervention) {
+                fired.extend(c.intervene(&rules.level, k.severity, at));
+            }
+            if before.status != t.status {
+                fired.extend(c.on_status(&rules.level, k.severity, t.status, &rules.pausing, at));
+            }
+            fired.extend(c.check(&rules.level, k.severity, rules.warn_percent, at));
+            let d = c.dues(&rules.level, k.severity, rules.warn_percent);
+            store_clock(k, &c, &d);
+            store::sla::save_clock(tx, k, now).await?;
+        }
+        let breach = fired.iter().any(|a| matches!(a, Alarm::Breach(_)));
+        self.record_alarms(tx, actor, t, &fired, clock.as_ref(), now).await?;
+        if breach {
+            self.escalate(tx, t, clock.as_ref(), now).await?;
+        } else if !t.priority_manual {
+            let vip = self.vip(tx, t.customer_id).await?;
+            t.priority = computed_priority(t, vip, clock.as_ref(), raise);
+        }
+        Ok(())
+    }
+
+    /// The due instant of a clock's current phase in its calendar's time zone, for emails.
+    async fn due_text(&self, tx: &mut Tx, k: Option<&ClockRow>) -> Result<String> {
+        let Some((k, due)) = k.and_then(|k| k.next_due.map(|d| (k, d))) else { return Ok(String::new()) };
+        let rules = self.level_rules(tx, k.level_id).await?;
+        let zone = jiff::tz::TimeZone::get(rules.level.calendar.time_zone()).unwrap_or(jiff::tz::TimeZone::UTC);
+        Ok(instant(due).to_zoned(zone).strftime("%Y-%m-%d %H:%M %Z").to_string())
+    }
+
+    async fn vip(&self, tx: &mut Tx, customer_id: Option<i64>) -> Result<bool> {
+        Ok(match customer_id {
+            Some(id) => store::people::customer(tx, id).await?.is_some_and(|c| c.vip),
+            None => false,
+        })
+    }
+
+    /// Records the marks a clock passed as events, and emails warnings and breaches.
+    async fn record_alarms(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        t: &TicketRow,
+        fired: &[Alarm],
+        k: Option<&ClockRow>,
+        now: i64,
+    ) -> Result<()> {
+        for a in fired {
+            let (phase, what) = match a {
+                Alarm::Warning(p) => (p, "warning"),
+                Alarm::Breach(p) => (p, "breached"),
+                Alarm::Met(p) => (p, "met"),
+            };
+            crate::tickets::record(tx, actor, t.id, "sla", Some(phase.as_str()), None, Some(what.into()), now).await?;
+            metrics::counter!("sportello_sla_marks_total", "phase" => phase.as_str(), "mark" => what).increment(1);
+        }
+        let alarms: Vec<&Alarm> = fired.iter().filter(|a| !matches!(a, Alarm::Met(_))).collect();
+        if let Some(a) = alarms.last() {
+            let due = self.due_text(tx, k).await?;
+            self.notify_sla(tx, t, a, due, now).await?;
+        }
+        Ok(())
+    }
+
+    /// At a breach: raises the priority by the level's raise and moves the ticket to the level's
+    /// escalation queue (without an owner, for that group to take); the caller records the
+    /// changed fields.
+    async fn escalate(&self, tx: &mut Tx, t: &mut TicketRow, k: Option<&ClockRow>, now: i64) -> Result<()> {
+        let Some(k) = k else { return Ok(()) };
+        let rules = self.level_rules(tx, k.level_id).await?;
+        let system = Actor::system(Channel::System);
+        if t.priority_manual {
+            t.priority = (t.priority + rules.escalation_raise).min(100);
+        } else {
+            let vip = self.vip(tx, t.customer_id).await?;
+            t.priority = computed_priority(t, vip, Some(k), rules.escalation_raise);
+        }
+        if let Some(q) = rules.escalation_queue_id
+            && q != t.queue_id
+            && let Some(queue) = store::queues::by_id(tx, q).await?
+        {
+            let old = store::queues::by_id(tx, t.queue_id).await?.map(|q| q.slug);
+            crate::tickets::record(tx, &system, t.id, "escalated", Some("queue"), old, Some(queue.slug), now).await?;
+            t.queue_id = q;
+            t.owner_id = None;
+            // The escalation group hears of it too.
+            let alarm = Alarm::Breach(k.phase);
+            let due = self.due_text(tx, Some(k)).await?;
+            self.notify_sla(tx, t, &alarm, due, now).await?;
+        }
+        t.updated_at = now;
+        Ok(())
+    }
+
+    /// Records the marks passed by clocks whose next warning or breach is due at `now`; returns
+    /// how many tickets it looked at. Every node may run it: a clock is read locked and a mark is
+    /// recorded once.
+    pub async fn sla_sweep(&self) -> Result<usize> {
+        let mut seen = 0;
+        loop {
+            let now = store::micros(self.now());
+            let mut tx = self.db.write().await?;
+            let ids = store::sla::alarms_due(&mut tx, now, 100).await?;
+            if ids.is_empty() {
+                return Ok(seen);
+            }
+            let system = Actor::system(Channel::System);
+            for id in &ids {
+                let Some(mut k) = store::sla::clock(&mut tx, *id).await? else { continue };
+                let Some(mut t) = store::tickets::get_for_update(&mut tx, *id).await? else { continue };
+                let rules = self.level_rules(&mut tx, k.level_id).await?;
+                let mut c = clock_of(&k);
+                let fired = c.check(&rules.level, k.severity, rules.warn_percent, instant(now));
+                let d = c.dues(&rules.level, k.severity, rules.warn_percent);
+                store_clock(&mut k, &c, &d);
+                store::sla::save_clock(&mut tx, &k, now).await?;
+                let before = t.clone();
+                self.record_alarms(&mut tx, &system, &t, &fired, Some(&k), now).await?;
+                if fired.iter().any(|a| matches!(a, Alarm::Breach(_))) {
+                    self.escalate(&mut tx, &mut t, Some(&k), now).await?;
+                } else if !t.priority_manual {
+                    let vip = self.vip(&mut tx, t.customer_id).await?;
+                    t.priority = computed_priority(&t, vip, Some(&k), rules.escalation_raise);
+                }
+                if t != before {
+                    self.record_changes(&mut tx, &system, &before, &mut t, now).await?;
+                    store::tickets::save(&mut tx, &t).await?;
+                }
+            }
+            tx.commit().await?;
+            seen += ids.len();
+            self.jobs_wake.notify_one();
+        }
+    }
+
+    /// Recomputes the due instants of every running clock of the levels using calendar
+    /// `calendar_id` (or of level `level_id`), in transactions of [`RECOMPUTE_BATCH`] clocks;
+    /// returns how many clocks it recomputed.
+    pub async fn recompute_clocks(&self, calendar_id: Option<i64>, level_id: Option<i64>) -> Result<usize> {
+        let levels: Vec<i64> = {
+            let mut tx = self.db.read().await?;
+            store::sla::levels(&mut tx)
+                .await?
+                .into_iter()
+                .filter(|l| Some(l.calendar_id) == calendar_id || Some(l.id) == level_id)
+                .map(|l| l.id)
+                .collect()
+        };
+        self.forget_notice_cache();
+        let mut total = 0;
+        for level in levels {
+            let mut after = 0;
+            loop {
+                let mut tx = self.db.write().await?;
+                let rules = self.level_rules(&mut tx, level).await?;
+                let rows = store::sla::running_of_level(&mut tx, level, after, RECOMPUTE_BATCH).await?;
+                let Some(last) = rows.last() else { break };
+                after = last.ticket_id;
+                let m = |t: Option<Timestamp>| t.map(store::micros);
+                let dues: Vec<_> = rows
+                    .iter()
+                    .map(|k| {
+                        let d = clock_of(k).dues(&rules.level, k.severity, rules.warn_percent);
+                        (k.ticket_id, m(d.intervention), m(d.restoration), m(d.next_due), m(d.alarm_at))
+                    })
+                    .collect();
+                store::sla::save_dues(&mut tx, &dues).await?;
+                tx.commit().await?;
+                total += rows.len();
+            }
+        }
+        Ok(total)
+    }
+
+    /// Enqueues, in the caller's transaction, the recompute of the clocks a change of calendar
+    /// or level moves.
+    pub(crate) async fn enqueue_recompute(
+        tx: &mut Tx,
+        calendar_id: Option<i64>,
+        level_id: Option<i64>,
+        now: i64,
+    ) -> Result<()> {
+        let payload = serde_json::json!({ "calendar": calendar_id, "level": level_id }).to_string();
+        store::jobs::enqueue(tx, RECOMPUTE, &payload, now, crate::jobs::MAX_ATTEMPTS, now).await?;
+        Ok(())
+    }
+
+    /// Runs a [`RECOMPUTE`] job.
+    pub(crate) async fn run_recompute(&self, job: &store::JobRow) -> Result<()> {
+        let v: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| Error::Internal(e.to_string()))?;
+        let n = self.recompute_clocks(v["calendar"].as_i64(), v["level"].as_i64()).await?;
+        tracing::info!(clocks = n, "SLA due times recomputed");
+        Ok(())
+    }
+
+    /// The SLA view of a stored clock at `now`.
+    pub(crate) async fn sla_view(&self, tx: &mut Tx, k: &ClockRow, now: Timestamp) -> Result<SlaView> {
+        let rules = self.level_rules(tx, k.level_id).await?;
+        let evo = match k.contract_id {
+            Some(id) => store::sla::contract(tx, id).await?.is_some_and(|c| c.evo),
+            None => false,
+        };
+        Ok(sla_view_of(k, &rules, evo, now))
+    }
+}
+
+/// The SLA view of a clock under its level's rules.
+pub(crate) fn sla_view_of(k: &ClockRow, rules: &Rules, evo: bool, now: Timestamp) -> SlaView {
+    let c = clock_of(k);
+    let state = c.state(opt(k.next_due), now);
+    SlaView {
+        level: rules.level.slug.clone(),
+        level_name: rules.level.name.clone(),
+        contract: k.contract_id,
+        evo,
+        state,
+        phase: k.phase,
+        intervention_due: opt(k.intervention_due),
+        restoration_due: opt(k.restoration_due),
+        intervened_at: opt(k.intervened_at),
+        restored_at: opt(k.restored_at),
+        paused_for: c.paused_for_at(now).as_secs(),
+        left: if k.phase == Phase::Done { 0 } else { c.left_at(&rules.level, k.severity, now).as_secs() },
+        intervention_breached: k.intervention_breached,
+        restoration_breached: k.restoration_breached,
+    }
+}
+
+/// The clock state for listings, without the level.
+pub(crate) fn listed_state(k: &ClockRow, now: Timestamp) -> ClockState {
+    clock_of(k).state(opt(k.next_due), now)
+}
