@@ -125,7 +125,8 @@ impl App {
         if let Some(r) = self.notice_cache.levels.get(&level_id) {
             return Ok(r);
         }
-        let l = store::sla::level(tx, level_id).await?.ok_or_else(|| Error::Internal(format!("no level {level_id}")))?;
+        let l =
+            store::sla::level(tx, level_id).await?.ok_or_else(|| Error::Internal(format!("no level {level_id}")))?;
         let c = store::sla::calendar(tx, l.calendar_id)
             .await?
             .ok_or_else(|| Error::Internal(format!("level {} without calendar", l.slug)))?;
@@ -219,7 +220,7 @@ impl App {
         if !relevant {
             return Ok(());
         }
-        let mut clock = store::sla::clock(tx, t.id).await?;
+        let mut clock = store::sla::clock_for_update(tx, t.id).await?;
         let at = instant(now);
         let mut fired: Vec<Alarm> = Vec::new();
         if before.customer_id != t.customer_id {
@@ -420,8 +421,9 @@ impl App {
             }
             let system = Actor::system(Channel::System);
             for id in &ids {
-                let Some(mut k) = store::sla::clock(&mut tx, *id).await? else { continue };
+                // The ticket first, then its clock: the order every change takes them in.
                 let Some(mut t) = store::tickets::get_for_update(&mut tx, *id).await? else { continue };
+                let Some(mut k) = store::sla::clock_for_update(&mut tx, *id).await? else { continue };
                 let rules = self.level_rules(&mut tx, k.level_id).await?;
                 let mut c = clock_of(&k);
                 let fired = c.check(&rules.level, k.severity, rules.warn_percent, instant(now));
@@ -444,6 +446,21 @@ impl App {
             tx.commit().await?;
             seen += ids.len();
             self.jobs_wake.notify_one();
+        }
+    }
+
+    /// Sweeps for SLA marks every `every` until `shutdown` turns true.
+    pub async fn run_sla_sweeper(&self, every: std::time::Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            match self.sla_sweep().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(tickets = n, "SLA marks recorded"),
+                Err(e) => tracing::warn!(error = %e, "SLA sweep failed; trying again later"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.changed() => {}
+            }
         }
     }
 

@@ -320,7 +320,15 @@ impl App {
                 // A participant: the requestor side replies; staff reply or comment by address.
                 (Some(actor), Some(a)) => {
                     let kind = if matches!(a, TicketAccess::Customer) { MessageKind::Reply } else { action_kind };
-                    let input = MessageInput { kind, body, body_html: html, attachments, status: None, owner: None, time: None };
+                    let input = MessageInput {
+                        kind,
+                        body,
+                        body_html: html,
+                        attachments,
+                        status: None,
+                        owner: None,
+                        time: None,
+                    };
                     let outcome = if kind == MessageKind::Reply { "reply" } else { "comment" };
                     let origin =
                         MailOrigin { message_id, from, raw: keep_raw(mail.raw), outcome, quiet, sender_bounced };

@@ -549,7 +549,11 @@ impl App {
                 None => String::new(),
             };
             let vars = Vars {
-                sla: notice.sla.as_ref().map(|(p, d)| SlaVars { phase: (*p).to_owned(), due: d.clone() }).unwrap_or_default(),
+                sla: notice
+                    .sla
+                    .as_ref()
+                    .map(|(p, d)| SlaVars { phase: (*p).to_owned(), due: d.clone() })
+                    .unwrap_or_default(),
                 ticket: TicketVars {
                     reference: reference.clone(),
                     number: t.id,
@@ -707,12 +711,25 @@ impl App {
             // The acknowledgement goes to the author too: it carries the reference.
             let mut as_author = Actor::system(actor.channel);
             as_author.label = actor.label.clone();
-            let notice =
-                Notice { kind: "ack", ticket: t, body, message_row_id: Some(message_row_id), thread: Some(thread), sla: None };
+            let notice = Notice {
+                kind: "ack",
+                ticket: t,
+                body,
+                message_row_id: Some(message_row_id),
+                thread: Some(thread),
+                sla: None,
+            };
             self.queue_notice(tx, &as_author, &setting, &notice, requestors, &mut out, now).await?;
         }
         let agents = self.queue_watchers(tx, t.queue_id).await?;
-        let notice = Notice { kind: "agent_new", ticket: t, body, message_row_id: Some(message_row_id), thread: None, sla: None };
+        let notice = Notice {
+            kind: "agent_new",
+            ticket: t,
+            body,
+            message_row_id: Some(message_row_id),
+            thread: None,
+            sla: None,
+        };
         self.queue_notice(tx, actor, &setting, &notice, agents, &mut out, now).await?;
         flush(tx, out, now).await?;
         Ok(())
@@ -743,7 +760,8 @@ impl App {
         if let Some((MessageKind::Reply, body, mid)) = message {
             if from_staff {
                 let contacts = store::outbox::ticket_contacts(tx, t.id).await?;
-                let notice = Notice { kind: "reply", ticket: t, body, message_row_id: Some(mid), thread: None, sla: None };
+                let notice =
+                    Notice { kind: "reply", ticket: t, body, message_row_id: Some(mid), thread: None, sla: None };
                 queued = self.queue_notice(tx, actor, &setting, &notice, contacts, &mut out, now).await?;
                 replied = queued > 0;
             } else if let Some(owner) = t.owner_id
@@ -758,14 +776,16 @@ impl App {
                     cc: false,
                     bouncing,
                 }];
-                let notice = Notice { kind: "agent_reply", ticket: t, body, message_row_id: Some(mid), thread: None, sla: None };
+                let notice =
+                    Notice { kind: "agent_reply", ticket: t, body, message_row_id: Some(mid), thread: None, sla: None };
                 queued += self.queue_notice(tx, actor, &setting, &notice, to, &mut out, now).await?;
             }
         }
         if resolving && !replied {
             let requestors: Vec<_> =
                 store::outbox::ticket_contacts(tx, t.id).await?.into_iter().filter(|c| !c.cc).collect();
-            let notice = Notice { kind: "resolved", ticket: t, body: "", message_row_id: None, thread: None, sla: None };
+            let notice =
+                Notice { kind: "resolved", ticket: t, body: "", message_row_id: None, thread: None, sla: None };
             queued += self.queue_notice(tx, actor, &setting, &notice, requestors, &mut out, now).await?;
         }
         flush(tx, out, now).await?;

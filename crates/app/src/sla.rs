@@ -2,9 +2,9 @@
 //! read them), and the due times a level gives a ticket. The built-in calendars and levels
 //! (Professional, Advanced, Extended) are rows of migration 9, editable like any other.
 
-use domain::{Severity, Status};
 use domain::calendar::{Calendar, WEEKDAYS};
 use domain::sla::{DueTimes, SupportLevel, Targets};
+use domain::{Severity, Status};
 use jiff::SignedDuration;
 use serde::Serialize;
 
@@ -130,6 +130,7 @@ pub struct ContractInput {
 
 /// A contract as people read it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContractView {
     /// Id.
     pub id: i64,
@@ -304,7 +305,9 @@ impl App {
         if !(0..=100).contains(&input.escalation_raise) {
             p.add("escalation_raise", "between 0 and 100");
         }
-        if let Some(s) = input.pause_statuses.iter().find(|s| !matches!(s, Status::New | Status::Open | Status::Stalled)) {
+        if let Some(s) =
+            input.pause_statuses.iter().find(|s| !matches!(s, Status::New | Status::Open | Status::Stalled))
+        {
             p.add("pause_statuses", format!("`{s}` already stops the clocks; pausing statuses are new, open, stalled"));
         }
         let now = store::micros(self.now());

@@ -121,7 +121,8 @@ impl App {
             .ok()
             .filter(|_| month.trim().len() == 7)
             .ok_or_else(|| Error::invalid("month", format!("`{month}` is not a month (YYYY-MM)")))?;
-        let next = first.checked_add(jiff::Span::new().months(1)).map_err(|e| Error::invalid("month", e.to_string()))?;
+        let next =
+            first.checked_add(jiff::Span::new().months(1)).map_err(|e| Error::invalid("month", e.to_string()))?;
         let start = |d: jiff::civil::Date| -> Result<i64> {
             Ok(store::micros(d.to_zoned(zone.clone()).map_err(|e| Error::invalid("month", e.to_string()))?.timestamp()))
         };
@@ -152,10 +153,8 @@ impl App {
                 None => (String::new(), String::new(), None),
             };
             let included = contract.as_ref().map(|k| k.included_minutes).unwrap_or(0);
-            let level = contract
-                .as_ref()
-                .and_then(|k| levels.iter().find(|l| l.id == k.level_id))
-                .map(|l| l.slug.clone());
+            let level =
+                contract.as_ref().and_then(|k| levels.iter().find(|l| l.id == k.level_id)).map(|l| l.slug.clone());
             out.push(TimeReportRow {
                 customer: code,
                 name,

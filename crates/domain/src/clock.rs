@@ -385,13 +385,15 @@ mod tests {
         let l = level("extended");
         let mut c = Clock::start(rome("2026-12-01T10:00:00"), true);
         assert!(c.check(&l, Severity::Blocking, 75, rome("2026-12-01T12:00:00")).is_empty());
-        assert_eq!(c.check(&l, Severity::Blocking, 75, rome("2026-12-01T13:00:00")), vec![Alarm::Warning(
-            Phase::Intervention
-        )]);
+        assert_eq!(
+            c.check(&l, Severity::Blocking, 75, rome("2026-12-01T13:00:00")),
+            vec![Alarm::Warning(Phase::Intervention)]
+        );
         assert_eq!(c.dues(&l, Severity::Blocking, 75).alarm_at, Some(rome("2026-12-01T14:00:00")));
-        assert_eq!(c.check(&l, Severity::Blocking, 75, rome("2026-12-01T14:00:00")), vec![Alarm::Breach(
-            Phase::Intervention
-        )]);
+        assert_eq!(
+            c.check(&l, Severity::Blocking, 75, rome("2026-12-01T14:00:00")),
+            vec![Alarm::Breach(Phase::Intervention)]
+        );
         assert!(c.check(&l, Severity::Blocking, 75, rome("2026-12-01T15:00:00")).is_empty());
         assert_eq!(c.dues(&l, Severity::Blocking, 75).alarm_at, None);
         // The late intervention records no second breach.

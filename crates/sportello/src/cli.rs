@@ -141,6 +141,10 @@ pub struct ServeArgs {
     /// polls none).
     #[arg(long, env = "SPORTELLO_IMAP_INTERVAL", default_value_t = 60)]
     pub imap_interval: u64,
+    /// Seconds between two sweeps for SLA warnings and breaches (0: this node sweeps none;
+    /// several nodes may sweep, each mark is recorded once).
+    #[arg(long, env = "SPORTELLO_SLA_INTERVAL", default_value_t = 30)]
+    pub sla_interval: u64,
     /// PEM file of certificates to trust for IMAP over TLS besides the system's (a private CA).
     #[arg(long, env = "SPORTELLO_IMAP_CA_FILE")]
     pub imap_ca_file: Option<std::path::PathBuf>,

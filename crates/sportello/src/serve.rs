@@ -57,6 +57,11 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot take LMTP on {listen}"))?;
         println!("sportello: LMTP on {bound}");
     }
+    if args.sla_interval > 0 {
+        let (app, stop) = (app.clone(), stop_rx.clone());
+        let every = std::time::Duration::from_secs(args.sla_interval);
+        workers.push(tokio::spawn(async move { app.run_sla_sweeper(every, stop).await }));
+    }
     if args.imap_interval > 0 {
         let extra_roots = match &args.imap_ca_file {
             Some(path) => {

@@ -357,9 +357,18 @@ pub async fn delete_clock(tx: &mut Tx, ticket_id: i64) -> Result<()> {
     Ok(())
 }
 
-/// A ticket's clock, locked for update on PostgreSQL.
+/// A ticket's clock.
 pub async fn clock(tx: &mut Tx, ticket_id: i64) -> Result<Option<ClockRow>> {
-    let lock = if tx.backend() == crate::Backend::Postgres { " FOR UPDATE" } else { "" };
+    clock_locked(tx, ticket_id, false).await
+}
+
+/// A ticket's clock, locked for update on PostgreSQL (SQLite already holds the write lock).
+pub async fn clock_for_update(tx: &mut Tx, ticket_id: i64) -> Result<Option<ClockRow>> {
+    clock_locked(tx, ticket_id, true).await
+}
+
+async fn clock_locked(tx: &mut Tx, ticket_id: i64, lock: bool) -> Result<Option<ClockRow>> {
+    let lock = if lock && tx.backend() == crate::Backend::Postgres { " FOR UPDATE" } else { "" };
     let sql = format!("{CLOCK} WHERE ticket_id = $1{lock}");
     with_conn!(tx, c => {
         let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ticket_id).fetch_optional(&mut *c).await?;

@@ -21,7 +21,9 @@ use crate::problem::{ApiError, ApiJson, ApiQuery, Auth, Problem, ticket_number};
 
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
-fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+pub(crate) fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -92,9 +94,12 @@ pub struct NewTicketBody {
     /// Severity (default from the category).
     #[serde(default)]
     pub severity: Option<Severity>,
-    /// Priority 0–100 (default 50).
+    /// Priority 0–100 set by hand (default: computed from VIP, severity, category, impact and SLA).
     #[serde(default)]
     pub priority: Option<i64>,
+    /// How many lines or SIMs the ticket concerns (default 1).
+    #[serde(default)]
+    pub impact: Option<i64>,
     /// Owner's email.
     #[serde(default)]
     pub owner: Option<String>,
@@ -123,9 +128,18 @@ pub struct TicketPatchBody {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub owner: Option<Option<String>>,
-    /// Priority 0–100.
+    /// Priority 0–100, set by hand (an override, recorded as an event).
     #[serde(default)]
     pub priority: Option<i64>,
+    /// `true`: drop a priority set by hand and compute it again.
+    #[serde(default)]
+    pub priority_auto: bool,
+    /// How many lines or SIMs the ticket concerns.
+    #[serde(default)]
+    pub impact: Option<i64>,
+    /// `true`: record the intervention now (work without a public reply, e.g. a call).
+    #[serde(default)]
+    pub intervened: bool,
     /// Category.
     #[serde(default)]
     pub category: Option<Category>,
@@ -170,6 +184,33 @@ pub struct MessageBody {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub owner: Option<Option<String>>,
+    /// Time spent, recorded with the message (agents).
+    #[serde(default)]
+    pub time: Option<TimeBody>,
+}
+
+/// Time an agent spent on a ticket.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeBody {
+    /// Minutes, 1–1440.
+    pub minutes: i64,
+    /// Billable to the customer (default true).
+    #[serde(default = "yes")]
+    pub billable: bool,
+    /// What was done.
+    #[serde(default)]
+    pub note: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl From<TimeBody> for app::tickets::TimeInput {
+    fn from(b: TimeBody) -> Self {
+        app::tickets::TimeInput { minutes: b.minutes, billable: b.billable, note: b.note }
+    }
 }
 
 /// A link to another ticket.
@@ -240,7 +281,7 @@ async fn create_ticket(
         owner: b.owner,
         fields: b.fields,
         attachments: attachments(b.attachments)?,
-        impact: None,
+        impact: b.impact,
     };
     Ok((StatusCode::CREATED, Json(s.app.create_ticket(&actor, input).await?)))
 }
@@ -305,7 +346,9 @@ async fn patch_ticket(
         requestors: b.requestors,
         cc: b.cc,
         fields: b.fields,
-        impact: None, priority_auto: false, intervened: false,
+        impact: b.impact,
+        priority_auto: b.priority_auto,
+        intervened: b.intervened,
     };
     Ok(Json(s.app.update_ticket(&actor, ticket_number(&number)?, patch).await?))
 }
@@ -326,7 +369,7 @@ async fn post_message(
         attachments: attachments(b.attachments)?,
         status: b.status,
         owner: b.owner,
-        time: None,
+        time: b.time.map(Into::into),
     };
     Ok((StatusCode::CREATED, Json(s.app.add_message(&actor, ticket_number(&number)?, input).await?)))
 }

@@ -24,8 +24,15 @@ fn outcome<T: std::fmt::Debug>(r: Result<T, Error>) -> Outcome {
 }
 
 async fn try_all(t: &Ctx, actor: &Actor, email: &str, number: i64) -> [Outcome; 6] {
-    let msg =
-        |kind| MessageInput { kind, body: "x".into(), body_html: None, attachments: vec![], status: None, owner: None, time: None };
+    let msg = |kind| MessageInput {
+        kind,
+        body: "x".into(),
+        body_html: None,
+        attachments: vec![],
+        status: None,
+        owner: None,
+        time: None,
+    };
     [
         outcome(t.app.ticket(actor, number).await),
         outcome(t.app.add_message(actor, number, msg(MessageKind::Reply)).await),

@@ -326,7 +326,7 @@ both!(
 
         // Templates: listed, previewed, refused when broken, saved, reset.
         let (s, v, _) = api.call("GET", "/api/v1/mail/templates", admin, None).await;
-        assert_eq!((s, v.as_array().unwrap().len()), (StatusCode::OK, 21));
+        assert_eq!((s, v.as_array().unwrap().len()), (StatusCode::OK, 27));
         assert_eq!(api.call("GET", "/api/v1/mail/templates", agent, None).await.0, StatusCode::FORBIDDEN);
         let (s, v, _) = api
             .call(
@@ -408,5 +408,132 @@ both!(
             StatusCode::NOT_FOUND
         );
         assert!(t.app.message_raw(&cast.anna, n, m).await.is_err(), "customers never see raw email");
+    }
+);
+
+both!(
+    async fn sla_routes_manage_levels_and_contracts_and_tickets_carry_their_clock(t: &Ctx) {
+        let (api, _) = Api::new(t).await;
+        let (admin, agent) = (Some(api.admin.as_str()), Some(api.agent.as_str()));
+
+        // Bad calendars and levels name the field and save nothing.
+        let overlap = json!({"name": "Bad", "time_zone": "Europe/Rome",
+            "week": {"monday": ["09:00-13:00", "12:00-18:00"]}})
+        .to_string();
+        let (s, v, ct) = api.call("PUT", "/api/v1/sla/calendars/bad", admin, Some(&overlap)).await;
+        assert_eq!((s, ct.as_str()), (StatusCode::BAD_REQUEST, "application/problem+json"), "{v}");
+        assert!(v.to_string().contains("week") && v.to_string().contains("overlap"), "{v}");
+        let zone = json!({"name": "Bad", "time_zone": "Mars/Olympus", "week": {"monday": ["09:00-13:00"]}}).to_string();
+        let (s, v, _) = api.call("PUT", "/api/v1/sla/calendars/bad", admin, Some(&zone)).await;
+        assert!(s == StatusCode::BAD_REQUEST && v.to_string().contains("time_zone"), "{v}");
+        let closed = json!({"name": "Never", "time_zone": "Europe/Rome"}).to_string();
+        assert_eq!(api.call("PUT", "/api/v1/sla/calendars/bad", admin, Some(&closed)).await.0, StatusCode::BAD_REQUEST);
+        let (_, v, _) = api.call("GET", "/api/v1/sla/calendars", agent, None).await;
+        assert_eq!(v.as_array().unwrap().len(), 3, "{v}");
+        let zero = json!({"name": "Zero", "calendar": "always",
+            "intervention_minutes": {"blocking": 0, "non_blocking": 60},
+            "restoration_minutes": {"blocking": 60, "non_blocking": 60}})
+        .to_string();
+        let (s, v, _) = api.call("PUT", "/api/v1/sla/levels/zero", admin, Some(&zero)).await;
+        assert!(s == StatusCode::BAD_REQUEST && v.to_string().contains("intervention_minutes"), "{v}");
+
+        // A custom level on the 24/7 calendar, a contract for ACME.
+        let gold = json!({"name": "Gold", "calendar": "always",
+            "intervention_minutes": {"blocking": 60, "non_blocking": 120},
+            "restoration_minutes": {"blocking": 240, "non_blocking": 480}, "warn_percent": 50})
+        .to_string();
+        let (s, v, _) = api.call("PUT", "/api/v1/sla/levels/gold", admin, Some(&gold)).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!((v["warn_percent"].as_i64(), v["pause_statuses"][0].as_str()), (Some(50), Some("stalled")));
+        assert_eq!(api.call("PUT", "/api/v1/sla/levels/gold", agent, Some(&gold)).await.0, StatusCode::FORBIDDEN);
+        let k = json!({"customer": "ACME", "level": "gold", "valid_from": "2020-01-01", "included_minutes": 120, "evo": true})
+            .to_string();
+        let (s, contract, _) = api.call("POST", "/api/v1/sla/contracts", admin, Some(&k)).await;
+        assert_eq!(s, StatusCode::CREATED, "{contract}");
+        let id = contract["id"].as_i64().unwrap();
+        let (_, v, _) = api.call("GET", "/api/v1/customers/ACME/contracts", agent, None).await;
+        assert_eq!(v[0]["level"], "gold");
+        assert_eq!(api.call("GET", "/api/v1/sla/contracts", None, None).await.0, StatusCode::UNAUTHORIZED);
+
+        // A ticket for ACME carries its clock.
+        let body = json!({"queue": "support", "title": "Fibra giù", "requestor": "anna@acme.example",
+            "body": "Nessuna sincronizzazione", "category": "blocking_fault", "impact": 12})
+        .to_string();
+        let (s, v, _) = api.call("POST", "/api/v1/tickets", agent, Some(&body)).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let n = v["number"].as_i64().unwrap();
+        assert_eq!((v["sla"]["level"].as_str(), v["sla"]["state"].as_str()), (Some("gold"), Some("running")));
+        assert_eq!(v["sla"]["paused_for"].as_i64(), Some(0));
+        assert_eq!((v["sla"]["evo"].as_bool(), v["impact"].as_i64()), (Some(true), Some(12)));
+        let opened: jiff::Timestamp = v["created_at"].as_str().unwrap().parse().unwrap();
+        let due: jiff::Timestamp = v["sla"]["intervention_due"].as_str().unwrap().parse().unwrap();
+        assert_eq!(due.duration_since(opened), jiff::SignedDuration::from_hours(1));
+        assert!(v["sla"]["restoration_due"].is_string());
+        // VIP 15 + blocking 40 + fault 15 + 12 lines 10.
+        assert_eq!((v["priority"].as_i64(), v["priority_manual"].as_bool()), (Some(80), Some(false)));
+        let (_, soon, _) = api.call("GET", "/api/v1/sla/breaching?within_minutes=120", agent, None).await;
+        assert_eq!(soon[0]["number"].as_i64(), Some(n), "{soon}");
+        assert!(soon[0]["sla_due"].is_string());
+
+        // Time: with a comment, on its own.
+        let c = json!({"kind": "comment", "body": "Chiamato il NOC", "time": {"minutes": 25, "billable": false}})
+            .to_string();
+        assert_eq!(
+            api.call("POST", &format!("/api/v1/tickets/{n}/messages"), agent, Some(&c)).await.0,
+            StatusCode::CREATED
+        );
+        let time = json!({"minutes": 40, "note": "Intervento in sede"}).to_string();
+        let (s, v, _) = api.call("POST", &format!("/api/v1/tickets/{n}/time"), agent, Some(&time)).await;
+        assert_eq!((s, v["billable"].as_bool()), (StatusCode::CREATED, Some(true)), "{v}");
+        let (s, v, _) = api.call("POST", &format!("/api/v1/tickets/{n}/time"), agent, Some(r#"{"minutes": 0}"#)).await;
+        assert!(s == StatusCode::BAD_REQUEST && v.to_string().contains("minutes"), "{v}");
+        let (_, v, _) = api.call("GET", &format!("/api/v1/tickets/{n}/time"), agent, None).await;
+        assert_eq!(v.as_array().unwrap().len(), 2);
+        let month = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::get("Europe/Rome").unwrap()).strftime("%Y-%m");
+        let (s, v, _) = api.call("GET", &format!("/api/v1/reports/time?month={month}"), admin, None).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!((v[0]["customer"].as_str(), v[0]["billable_minutes"].as_i64()), (Some("ACME"), Some(40)));
+        let (s, _, ct) = api.call("GET", &format!("/api/v1/reports/time?month={month}&format=csv"), admin, None).await;
+        assert_eq!((s, ct.as_str()), (StatusCode::OK, "text/csv; charset=utf-8"));
+        assert_eq!(api.call("GET", "/api/v1/reports/time?month=May", admin, None).await.0, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            api.call("GET", &format!("/api/v1/reports/time?month={month}"), agent, None).await.0,
+            StatusCode::FORBIDDEN
+        );
+
+        // Priority by hand, then computed again; the intervention recorded without a reply.
+        let (_, v, _) = api.call("PATCH", &format!("/api/v1/tickets/{n}"), agent, Some(r#"{"priority": 10}"#)).await;
+        assert_eq!((v["priority"].as_i64(), v["priority_manual"].as_bool()), (Some(10), Some(true)));
+        let (_, v, _) = api
+            .call(
+                "PATCH",
+                &format!("/api/v1/tickets/{n}"),
+                agent,
+                Some(r#"{"priority_auto": true, "intervened": true}"#),
+            )
+            .await;
+        assert_eq!((v["priority"].as_i64(), v["sla"]["phase"].as_str()), (Some(80), Some("restoration")), "{v}");
+
+        // Used things cannot be deleted; unused ones can.
+        let (s, v, _) = api.call("DELETE", "/api/v1/sla/levels/gold", admin, None).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{v}");
+        assert_eq!(
+            api.call("DELETE", &format!("/api/v1/sla/contracts/{id}"), admin, None).await.0,
+            StatusCode::CONFLICT
+        );
+        let (s, _, _) = api
+            .call("PATCH", &format!("/api/v1/sla/contracts/{id}"), admin, Some(r#"{"valid_until": "2019-01-01"}"#))
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let (s, v, _) = api
+            .call("PATCH", &format!("/api/v1/sla/contracts/{id}"), admin, Some(r#"{"valid_until": "2030-12-31"}"#))
+            .await;
+        assert_eq!((s, v["valid_until"].as_str()), (StatusCode::OK, Some("2030-12-31")));
+        let spare =
+            json!({"name": "Spare", "time_zone": "Europe/Rome", "week": {"monday": ["09:00-10:00"]}}).to_string();
+        assert_eq!(api.call("PUT", "/api/v1/sla/calendars/spare", admin, Some(&spare)).await.0, StatusCode::OK);
+        assert_eq!(api.call("DELETE", "/api/v1/sla/calendars/spare", admin, None).await.0, StatusCode::NO_CONTENT);
+        assert_eq!(api.call("DELETE", "/api/v1/sla/calendars/office-it", admin, None).await.0, StatusCode::CONFLICT);
+        assert_eq!(api.call("DELETE", "/api/v1/sla/calendars/nowhere", admin, None).await.0, StatusCode::NOT_FOUND);
     }
 );

@@ -307,7 +307,15 @@ fn web<R>(f: impl FnOnce() -> R) -> R {
 }
 
 fn message(kind: MessageKind, body: &str) -> MessageInput {
-    MessageInput { kind, body: body.into(), body_html: None, attachments: vec![], status: None, owner: None, time: None }
+    MessageInput {
+        kind,
+        body: body.into(),
+        body_html: None,
+        attachments: vec![],
+        status: None,
+        owner: None,
+        time: None,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -260,7 +260,7 @@ both!(
         assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
         let after = t.app.ticket_events(&cast.admin, n).await.unwrap();
         let fields: Vec<_> = after[before..].iter().filter_map(|e| e.field.clone()).collect();
-        assert_eq!(fields.len(), 5, "title, priority, category, severity, cc: {fields:?}");
+        assert_eq!(fields.len(), 6, "title, priority, priority_override, category, severity, cc: {fields:?}");
         // A form shown before someone else's change does not put their values back.
         let shown = b.get(&format!("/tickets/{n}")).await;
         let seen = shown.hidden("seen");

@@ -219,14 +219,8 @@ both!(
         let cast = t.seed().await;
         contract(t, &cast, "ACME", "professional", 0).await;
         // Professional escalates to the treasury queue (the escalation group here) with +10.
-        let mut level = t
-            .app
-            .support_levels(&cast.admin)
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|l| l.slug == "professional")
-            .unwrap();
+        let mut level =
+            t.app.support_levels(&cast.admin).await.unwrap().into_iter().find(|l| l.slug == "professional").unwrap();
         level.escalation_queue = Some("treasury".into());
         level.escalation_raise = 10;
         let input = LevelInput {
@@ -246,7 +240,10 @@ both!(
         let a = t.app.clone().with_clock(clock.clone());
         let v = a.create_ticket(&cast.agent, fault("Fibre down in Lecco", "anna@acme.example")).await.unwrap();
         let sla = v.sla.clone().expect("ACME has a contract");
-        assert_eq!((sla.level.as_str(), sla.state, sla.phase), ("professional", ClockState::Running, Phase::Intervention));
+        assert_eq!(
+            (sla.level.as_str(), sla.state, sla.phase),
+            ("professional", ClockState::Running, Phase::Intervention)
+        );
         assert_eq!(sla.intervention_due, Some(rome("2026-11-23T11:30:00")));
         assert_eq!(sla.restoration_due, Some(rome("2026-11-23T16:30:00")));
         // VIP 15 + blocking 40 + blocking fault 15.
@@ -400,9 +397,13 @@ both!(
         let time = app::tickets::TimeInput { minutes: 45, billable: true, note: "On site".into() };
         a.add_time(&cast.agent, v.number, time).await.unwrap();
         let other = a.create_ticket(&cast.agent, fault("Router config", "dario@other.example")).await.unwrap();
-        a.add_time(&cast.agent, other.number, app::tickets::TimeInput { minutes: 20, billable: true, note: "=cmd".into() })
-            .await
-            .unwrap();
+        a.add_time(
+            &cast.agent,
+            other.number,
+            app::tickets::TimeInput { minutes: 20, billable: true, note: "=cmd".into() },
+        )
+        .await
+        .unwrap();
         assert_eq!(a.time_entries(&cast.agent, v.number).await.unwrap().len(), 3);
         // Bad time and customers are refused.
         let bad = app::tickets::TimeInput { minutes: 0, billable: true, note: String::new() };

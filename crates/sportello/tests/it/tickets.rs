@@ -529,7 +529,9 @@ both!(
             .collect();
         for expected in [
             ("title", Some("prima"), Some("dopo")),
-            ("priority", Some("50"), Some("90")),
+            // Computed for a VIP's information request: 20 + 15; set by hand, an override.
+            ("priority", Some("35"), Some("90")),
+            ("priority_override", Some("computed"), Some("manual")),
             ("category", Some("information_request"), Some("blocking_fault")),
             ("queue", Some("support"), Some("treasury")),
             ("customer", Some("ACME"), Some("OTHER")),
