@@ -479,27 +479,42 @@ impl App {
         };
         self.forget_notice_cache();
         let mut total = 0;
+        let (mut read, mut compute, mut write) =
+            (std::time::Duration::ZERO, std::time::Duration::ZERO, std::time::Duration::ZERO);
         for level in levels {
             let mut after = 0;
             loop {
+                let t0 = std::time::Instant::now();
                 let mut tx = self.db.write().await?;
                 let rules = self.level_rules(&mut tx, level).await?;
-                let rows = store::sla::running_of_level(&mut tx, level, after, RECOMPUTE_BATCH).await?;
+                let rows = store::sla::running_dues_input(&mut tx, level, after, RECOMPUTE_BATCH).await?;
                 let Some(last) = rows.last() else { break };
                 after = last.ticket_id;
+                let t1 = std::time::Instant::now();
                 let m = |t: Option<Timestamp>| t.map(store::micros);
                 let dues: Vec<_> = rows
                     .iter()
                     .map(|k| {
                         let d = clock_of(k).dues(&rules.level, k.severity, rules.warn_percent);
-                        (k.ticket_id, m(d.intervention), m(d.restoration), m(d.next_due), m(d.alarm_at))
+                        store::sla::DueRow {
+                            ticket_id: k.ticket_id,
+                            intervention: m(d.intervention),
+                            restoration: m(d.restoration),
+                            next_due: m(d.next_due),
+                            alarm_at: m(d.alarm_at),
+                        }
                     })
                     .collect();
+                let t2 = std::time::Instant::now();
                 store::sla::save_dues(&mut tx, &dues).await?;
                 tx.commit().await?;
                 total += rows.len();
+                read += t1 - t0;
+                compute += t2 - t1;
+                write += t2.elapsed();
             }
         }
+        tracing::info!(clocks = total, ?read, ?compute, ?write, "SLA due times recomputed");
         Ok(total)
     }
 
@@ -560,4 +575,64 @@ pub(crate) fn sla_view_of(k: &ClockRow, rules: &Rules, evo: bool, now: Timestamp
 /// The clock state for listings, without the level.
 pub(crate) fn listed_state(k: &ClockRow, now: Timestamp) -> ClockState {
     clock_of(k).state(opt(k.next_due), now)
+}
+
+impl App {
+    /// Recomputes the running clocks of the levels using calendar `slug` now (what the job a
+    /// calendar change enqueues does); returns how many.
+    pub async fn recompute_calendar(&self, slug: &str) -> Result<usize> {
+        let id = {
+            let mut tx = self.db.read().await?;
+            store::sla::calendar_by_slug(&mut tx, slug)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("calendar {slug}")))?
+                .id
+        };
+        self.recompute_clocks(Some(id), None).await
+    }
+
+    /// How many clocks of level `slug` are running.
+    pub async fn running_clocks(&self, slug: &str) -> Result<i64> {
+        let mut tx = self.db.read().await?;
+        let Some(l) = store::sla::level_by_slug(&mut tx, slug).await? else { return Ok(0) };
+        store::sla::count_running(&mut tx, l.id).await.map_err(Into::into)
+    }
+
+    /// Loads `n` open tickets in queue `queue` with running clocks of level `level`, opened a
+    /// minute apart up to now (for benchmarks). Admins only.
+    pub async fn bulk_load_clocks(&self, actor: &Actor, queue: &str, level: &str, n: i64) -> Result<i64> {
+        actor.require_admin()?;
+        let mut tx = self.db.write().await?;
+        let l = store::sla::level_by_slug(&mut tx, level)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("level {level}")))?;
+        let q =
+            store::queues::by_slug(&mut tx, queue).await?.ok_or_else(|| Error::NotFound(format!("queue {queue}")))?;
+        let first_opened = store::micros(self.now()) - n * 60_000_000;
+        let first = store::bulk::clocks(&mut tx, q.id, l.id, n, first_opened).await?;
+        store::bulk::finish(&mut tx).await?;
+        tx.commit().await?;
+        Ok(first)
+    }
+
+    /// Checks the stored due instants of up to `sample` running clocks of level `slug` against
+    /// the domain's arithmetic under the level as it is now; returns how many were checked, or
+    /// the first that differs.
+    pub async fn verify_clock_dues(&self, slug: &str, sample: i64) -> Result<usize> {
+        let mut tx = self.db.read().await?;
+        let l =
+            store::sla::level_by_slug(&mut tx, slug).await?.ok_or_else(|| Error::NotFound(format!("level {slug}")))?;
+        let rules = self.level_rules(&mut tx, l.id).await?;
+        let rows = store::sla::running_of_level(&mut tx, l.id, 0, sample).await?;
+        for k in &rows {
+            let d = clock_of(k).dues(&rules.level, k.severity, rules.warn_percent);
+            if k.intervention_due != d.intervention.map(store::micros) || k.alarm_at != d.alarm_at.map(store::micros) {
+                return Err(Error::Internal(format!(
+                    "ticket {}: stored due {:?}, computed {:?}",
+                    k.ticket_id, k.intervention_due, d.intervention
+                )));
+            }
+        }
+        Ok(rows.len())
+    }
 }

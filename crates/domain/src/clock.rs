@@ -442,4 +442,43 @@ mod tests {
         assert_eq!(c.state(None, rome("2026-12-01T13:00:00")), ClockState::Stopped);
         assert_eq!(c.paused_for_at(rome("2026-12-01T13:00:00")), SignedDuration::from_hours(1));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+        /// Whatever the pauses, the clock counts exactly the business time it ran, and a running
+        /// clock is due when the target's remaining business time has run.
+        #[test]
+        fn pauses_never_lose_or_add_business_time(
+            start in 0i64..365 * 86_400,
+            steps in proptest::collection::vec((1i64..3 * 86_400, proptest::bool::ANY), 0..12),
+            slug in proptest::sample::select(vec!["professional", "advanced", "extended"]),
+        ) {
+            let l = level(slug);
+            let year = at("2026-01-01T00:00:00+01:00[Europe/Rome]");
+            let mut now = year + SignedDuration::from_secs(start);
+            let mut c = Clock::start(now, true);
+            let mut running_from = Some(now);
+            let mut counted = SignedDuration::ZERO;
+            for (gap, pause) in steps {
+                now += SignedDuration::from_secs(gap);
+                let to = if pause { Status::Stalled } else { Status::Open };
+                c.on_status(&l, Severity::NonBlocking, to, &[Status::Stalled], now);
+                if let Some(from) = running_from.take() {
+                    counted += l.calendar.between(from, now);
+                }
+                if !pause {
+                    running_from = Some(now);
+                }
+            }
+            let later = now + SignedDuration::from_hours(5);
+            let expected = counted + running_from.map(|f| l.calendar.between(f, later)).unwrap_or_default();
+            proptest::prop_assert_eq!(c.consumed_at(&l, later), expected);
+            let target = l.intervention.for_severity(Severity::NonBlocking);
+            if let (Some(since), Some(due)) = (c.running_since, c.dues(&l, Severity::NonBlocking, 75).intervention) {
+                let left = (target - c.consumed).max(SignedDuration::ZERO);
+                proptest::prop_assert_eq!(l.calendar.between(since, due), left);
+            }
+        }
+    }
 }

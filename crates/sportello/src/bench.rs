@@ -1126,7 +1126,87 @@ pub async fn run_mail(database_url: &str, args: MailBenchArgs) -> anyhow::Result
 
 /// Measures one business-time addition and one measurement on each built-in level's calendar:
 /// 200,000 random starts over a year (2026), targets of 1 to 16 business hours.
-pub fn run_sla() -> anyhow::Result<()> {
+/// Options of `sportello bench-sla`.
+#[derive(Debug, clap::Args)]
+pub struct SlaBenchArgs {
+    /// Running SLA clocks to recompute after a calendar change (0: only the arithmetic).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub clocks: i64,
+    /// Use the clocks already loaded by an earlier run instead of loading new ones.
+    #[arg(long)]
+    pub reuse: bool,
+}
+
+/// Business-time arithmetic, then the recompute of `args.clocks` running clocks.
+pub async fn run_sla(database_url: &str, args: SlaBenchArgs) -> anyhow::Result<()> {
+    arithmetic()?;
+    if args.clocks > 0 {
+        recompute(database_url, &args).await?;
+    }
+    Ok(())
+}
+
+/// Loads running clocks on a level of its own, changes that level's calendar and times the
+/// recompute of every due instant; checks a sample against the domain's arithmetic.
+async fn recompute(database_url: &str, args: &SlaBenchArgs) -> anyhow::Result<()> {
+    let db = app::open_database(database_url, 8).await?;
+    let app = app::App::new(db, app::Config::default());
+    let admin = app::access::Actor::system(domain::Channel::System);
+    let week = |open: &str| -> [Vec<String>; 7] {
+        let day = vec![open.to_owned()];
+        [day.clone(), day.clone(), day.clone(), day.clone(), day, vec![], vec![]]
+    };
+    let calendar = |open: &str| app::sla::CalendarInput {
+        slug: "bench-office".into(),
+        name: "Benchmark office".into(),
+        time_zone: "Europe/Rome".into(),
+        always_open: false,
+        week: week(open),
+        holidays: domain::calendar::italian_holidays().iter().map(ToString::to_string).collect(),
+    };
+    let loaded = app.running_clocks("bench-level").await?;
+    if !args.reuse || loaded < args.clocks {
+        app.save_calendar(&admin, calendar("09:00-18:00")).await?;
+        let level = app::sla::LevelInput {
+            slug: "bench-level".into(),
+            name: "Benchmark level".into(),
+            calendar: "bench-office".into(),
+            intervention_minutes: (240, 480),
+            restoration_minutes: (240, 480),
+            ..Default::default()
+        };
+        app.save_support_level(&admin, level).await?;
+        if app.queues(&admin).await?.iter().all(|q| q.slug != "bench-sla") {
+            let q = app::admin::QueueInput {
+                slug: "bench-sla".into(),
+                name: "SLA benchmark".into(),
+                description: String::new(),
+                reference_prefix: Some("slabench".into()),
+                active: Some(true),
+            };
+            app.create_queue(&admin, q).await?;
+        }
+        let t0 = Instant::now();
+        app.bulk_load_clocks(&admin, "bench-sla", "bench-level", args.clocks).await?;
+        println!("loaded {} running clocks in {:.1} s", args.clocks, t0.elapsed().as_secs_f64());
+    }
+    // The office now opens an hour earlier (or later again): every running clock of the level moves.
+    let earlier =
+        app.calendars(&admin).await?.iter().any(|c| c.slug == "bench-office" && c.week[0].1[0].starts_with("09"));
+    app.save_calendar(&admin, calendar(if earlier { "08:00-18:00" } else { "09:00-18:00" })).await?;
+    let t0 = Instant::now();
+    let n = app.recompute_calendar("bench-office").await?;
+    let took = t0.elapsed();
+    let checked = app.verify_clock_dues("bench-level", 10_000).await?;
+    println!(
+        "| recompute due times of {n} running clocks after a calendar change | {:.2} s ({:.0} clocks/s; {checked} checked against the domain) |",
+        took.as_secs_f64(),
+        n as f64 / took.as_secs_f64()
+    );
+    Ok(())
+}
+
+fn arithmetic() -> anyhow::Result<()> {
     let levels = domain::sla::presets().map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut rng = StdRng::seed_from_u64(7);
     let year_start = jiff::Timestamp::from_second(1_767_225_600)?; // 2026-01-01T00:00:00Z

@@ -35,8 +35,9 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
     /// Measure the delivery of queued notification email to a local SMTP server.
     BenchMail(crate::bench::MailBenchArgs),
-    /// Measure business-time arithmetic on the built-in support levels' calendars.
-    BenchSla,
+    /// Measure business-time arithmetic on the built-in support levels' calendars, and the
+    /// recompute of running SLA clocks after a calendar change.
+    BenchSla(crate::bench::SlaBenchArgs),
     /// Email: take in a message.
     #[command(subcommand)]
     Mail(MailCommand),
@@ -260,7 +261,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(args) => crate::bench::run(&cli.database_url, args).await?,
         Command::BenchMail(args) => crate::bench::run_mail(&cli.database_url, args).await?,
-        Command::BenchSla => crate::bench::run_sla()?,
+        Command::BenchSla(args) => crate::bench::run_sla(&cli.database_url, args).await?,
         Command::Mail(MailCommand::Ingest { queue, action, max_bytes }) => {
             return Ok(crate::mail_ingest::run(&cli.database_url, queue, action, max_bytes).await);
         }

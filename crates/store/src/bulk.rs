@@ -251,3 +251,31 @@ pub async fn finish(tx: &mut Tx) -> Result<()> {
     }
     Ok(())
 }
+
+/// Loads `n` open tickets of queue `queue_id` with running SLA clocks of level `level_id`
+/// (opened one minute apart from `first_opened`, none intervened yet), for benchmarks of clock
+/// maintenance; returns the first ticket id. One statement per table, generated in the database.
+pub async fn clocks(tx: &mut Tx, queue_id: i64, level_id: i64, n: i64, first_opened: i64) -> Result<i64> {
+    let (first, _) = next_ids(tx).await?;
+    let series = "WITH RECURSIVE s(i) AS (SELECT CAST(0 AS BIGINT) UNION ALL SELECT i + 1 FROM s WHERE i + 1 < $1)";
+    let tickets = format!(
+        "{series} INSERT INTO tickets (id, queue_id, title, status, category, severity, priority, created_at, updated_at)
+         SELECT $2 + i, $3, 'SLA clock ' || CAST(i AS TEXT), 'open',
+                CASE WHEN i % 3 = 0 THEN 'blocking_fault' ELSE 'non_blocking_fault' END,
+                CASE WHEN i % 3 = 0 THEN 'blocking' ELSE 'non_blocking' END, 50, $4 + i * 60000000, $4 + i * 60000000
+         FROM s"
+    );
+    let clocks = format!(
+        "{series} INSERT INTO ticket_sla (ticket_id, level_id, severity, phase, consumed, running_since, paused_for, updated_at)
+         SELECT $2 + i, $3, CASE WHEN i % 3 = 0 THEN 'blocking' ELSE 'non_blocking' END, 'intervention',
+                (i % 7) * 60000000, $4 + i * 60000000, 0, $4
+         FROM s"
+    );
+    with_conn!(tx, c => {
+        sqlx::query(sqlx::AssertSqlSafe(tickets)).bind(n).bind(first).bind(queue_id).bind(first_opened)
+            .execute(&mut *c).await?;
+        sqlx::query(sqlx::AssertSqlSafe(clocks)).bind(n).bind(first).bind(level_id).bind(first_opened)
+            .execute(&mut *c).await.map(|_| ())
+    })?;
+    Ok(first)
+}

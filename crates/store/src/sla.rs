@@ -412,24 +412,100 @@ pub async fn running_of_level(tx: &mut Tx, level_id: i64, after: i64, limit: i64
     })
 }
 
-/// New due instants for many clocks: `(ticket, intervention, restoration, next_due, alarm_at)`,
-/// in statements of at most 1,000 rows.
-pub async fn save_dues(tx: &mut Tx, rows: &[(i64, Option<i64>, Option<i64>, Option<i64>, Option<i64>)]) -> Result<()> {
-    for chunk in rows.chunks(1000) {
-        let sql = format!(
-            "WITH v(id, i, r, n, a) AS (VALUES {}) UPDATE ticket_sla SET intervention_due = v.i, restoration_due = v.r,
-                 next_due = v.n, alarm_at = v.a FROM v WHERE ticket_sla.ticket_id = v.id",
-            crate::value_rows(chunk.len(), 5)
-        );
-        with_conn!(tx, c => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (id, i, r, n, a) in chunk {
-                q = q.bind(*id).bind(*i).bind(*r).bind(*n).bind(*a);
+/// The derived due columns of one clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueRow {
+    pub ticket_id: i64,
+    pub intervention: Option<i64>,
+    pub restoration: Option<i64>,
+    pub next_due: Option<i64>,
+    pub alarm_at: Option<i64>,
+}
+
+/// New due instants for many clocks.
+/// PostgreSQL takes them as five arrays in one statement; SQLite as multi-row `VALUES` with
+/// anonymous `?` parameters (it resolves `$N` names with a linear search per parameter, which is
+/// quadratic on statements this long), 5,000 clocks per statement.
+pub async fn save_dues(tx: &mut Tx, rows: &[DueRow]) -> Result<()> {
+    match tx {
+        Tx::Postgres(c) => {
+            let col = |f: fn(&DueRow) -> Option<i64>| rows.iter().map(f).collect::<Vec<Option<i64>>>();
+            let ids: Vec<i64> = rows.iter().map(|r| r.ticket_id).collect();
+            sqlx::query(
+                "UPDATE ticket_sla SET intervention_due = v.i, restoration_due = v.r, next_due = v.n, alarm_at = v.a
+                 FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[]) AS v(id, i, r, n, a)
+                 WHERE ticket_sla.ticket_id = v.id",
+            )
+            .bind(ids)
+            .bind(col(|r| r.intervention))
+            .bind(col(|r| r.restoration))
+            .bind(col(|r| r.next_due))
+            .bind(col(|r| r.alarm_at))
+            .execute(&mut **c)
+            .await?;
+        }
+        Tx::Sqlite(c) => {
+            for chunk in rows.chunks(5000) {
+                let sql = format!(
+                    "WITH v(id, i, r, n, a) AS (VALUES {}) UPDATE ticket_sla SET intervention_due = v.i,
+                         restoration_due = v.r, next_due = v.n, alarm_at = v.a FROM v WHERE ticket_sla.ticket_id = v.id",
+                    vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for d in chunk {
+                    q = q.bind(d.ticket_id).bind(d.intervention).bind(d.restoration).bind(d.next_due).bind(d.alarm_at);
+                }
+                q.execute(&mut **c).await?;
             }
-            q.execute(&mut *c).await.map(|_| ())
-        })?;
+        }
     }
     Ok(())
+}
+
+/// The running clocks of a level after ticket `after`, `limit` at a time, with only what their
+/// due instants depend on (for recomputing them; the other columns are left empty).
+pub async fn running_dues_input(tx: &mut Tx, level_id: i64, after: i64, limit: i64) -> Result<Vec<ClockRow>> {
+    with_conn!(tx, c => {
+        let rows = sqlx::query(
+            "SELECT ticket_id, severity, phase, consumed, running_since, warned, intervention_breached, restoration_breached
+             FROM ticket_sla WHERE level_id = $1 AND phase <> 'done' AND ticket_id > $2 AND running_since IS NOT NULL
+             ORDER BY ticket_id LIMIT $3")
+            .bind(level_id).bind(after).bind(limit).fetch_all(&mut *c).await?;
+        rows.iter()
+            .map(|r| {
+                let severity: String = r.try_get("severity")?;
+                let phase: String = r.try_get("phase")?;
+                Ok(ClockRow {
+                    ticket_id: r.try_get("ticket_id")?,
+                    contract_id: None,
+                    level_id,
+                    severity: crate::parse(&severity)?,
+                    phase: crate::parse(&phase)?,
+                    consumed: r.try_get("consumed")?,
+                    running_since: r.try_get("running_since")?,
+                    paused_since: None,
+                    paused_for: 0,
+                    intervened_at: None,
+                    restored_at: None,
+                    intervention_breached: r.try_get("intervention_breached")?,
+                    restoration_breached: r.try_get("restoration_breached")?,
+                    warned: r.try_get("warned")?,
+                    intervention_due: None,
+                    restoration_due: None,
+                    next_due: None,
+                    alarm_at: None,
+                })
+            })
+            .collect()
+    })
+}
+
+/// How many clocks of a level are running.
+pub async fn count_running(tx: &mut Tx, level_id: i64) -> Result<i64> {
+    let n: i64 = with_conn!(tx, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM ticket_sla WHERE level_id = $1 AND phase <> 'done' AND running_since IS NOT NULL")
+        .bind(level_id).fetch_one(&mut *c).await)?;
+    Ok(n)
 }
 
 /// Open tickets whose running clock is due by `until`, soonest first, in the given queues
