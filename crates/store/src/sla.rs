@@ -414,6 +414,7 @@ pub async fn running_of_level(tx: &mut Tx, level_id: i64, after: i64, limit: i64
 
 /// New due instants for many clocks: `(ticket, intervention, restoration, next_due, alarm_at)`,
 /// in statements of at most 1,000 rows.
+#[allow(clippy::type_complexity)] // one tuple per row, named in the comment above
 pub async fn save_dues(tx: &mut Tx, rows: &[(i64, Option<i64>, Option<i64>, Option<i64>, Option<i64>)]) -> Result<()> {
     for chunk in rows.chunks(1000) {
         let sql = format!(
