@@ -11,6 +11,7 @@ pub mod live;
 mod people;
 mod portal;
 mod queue;
+mod sla;
 mod ticket;
 
 use std::net::SocketAddr;
@@ -79,6 +80,7 @@ pub fn routes() -> Router<AppState> {
         .merge(people::routes())
         .merge(admin::routes())
         .merge(admin_mail::routes())
+        .merge(sla::routes())
         .merge(invite::routes())
 }
 
