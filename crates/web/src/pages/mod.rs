@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod admin_mail;
+mod admin_sla;
 mod form;
 pub mod i18n;
 mod invite;
@@ -80,6 +81,7 @@ pub fn routes() -> Router<AppState> {
         .merge(people::routes())
         .merge(admin::routes())
         .merge(admin_mail::routes())
+        .merge(admin_sla::routes())
         .merge(sla::routes())
         .merge(invite::routes())
 }
