@@ -55,6 +55,7 @@
     st.textContent = t.status;
     cell(row).appendChild(st);
     cell(row, String(t.priority));
+    cell(row); // SLA: shown on the next load
     cell(row, t.customer);
     if (t.owner) {
       cell(row, t.owner);
@@ -108,6 +109,28 @@
     if (el.scrollIntoView) el.scrollIntoView({ block: "center" });
     return true;
   }
+
+  // SLA countdown badges: the server renders them; once a minute the text and the urgency
+  // class follow the due instant in `datetime` (words from data-late and data-units).
+  function span(secs, units) {
+    var min = Math.floor(secs / 60), d = Math.floor(min / 1440), h = Math.floor((min % 1440) / 60), m = min % 60;
+    var u = function (i, n) { return (units[i] || "{}").replace("{}", String(n)); };
+    if (d > 0) return h > 0 ? u(0, d) + " " + u(1, h) : u(0, d);
+    if (h > 0) return m > 0 ? u(1, h) + " " + u(2, m) : u(1, h);
+    return u(2, m);
+  }
+  function countdown() {
+    document.querySelectorAll("time.sla[datetime]").forEach(function (el) {
+      var due = Date.parse(el.getAttribute("datetime"));
+      if (isNaN(due)) return;
+      var left = Math.floor((due - Date.now()) / 1000);
+      var text = span(Math.abs(left), (el.dataset.units || "").split("|"));
+      el.textContent = left < 0 ? (el.dataset.late || "{}").replace("{}", text) : text;
+      el.classList.remove("sla-late", "sla-soon", "sla-fine");
+      el.classList.add(left < 0 ? "sla-late" : left <= 3600 ? "sla-soon" : "sla-fine");
+    });
+  }
+  if (document.querySelector("time.sla[datetime]")) window.setInterval(countdown, 60000);
 
   // Keyboard shortcuts (listed on /help): j/k next/previous ticket, r reply, c comment,
   // / search, ? help. Never while typing in a field.

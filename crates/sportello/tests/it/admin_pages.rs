@@ -693,3 +693,136 @@ both!(
         assert_eq!(agent.get(path).await.status, StatusCode::FORBIDDEN);
     }
 );
+
+/// The calendar form's fields: a name, Europe/Rome and the same hours from Monday to Friday.
+fn calendar_form<'a>(csrf: &'a str, slug: &'a str, weekdays: &'a str, wednesday: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("csrf", csrf),
+        ("slug", slug),
+        ("name", "Ufficio di Como"),
+        ("time_zone", "Europe/Rome"),
+        ("monday", weekdays),
+        ("tuesday", weekdays),
+        ("wednesday", wednesday),
+        ("thursday", weekdays),
+        ("friday", weekdays),
+        ("saturday", ""),
+        ("sunday", ""),
+        ("holidays", "12-25, easter+1\r\n08-31"),
+    ]
+}
+
+both!(
+    async fn admin_edits_calendars_levels_and_contracts_on_the_sla_pages(t: &Ctx) {
+        let cast = cast_with_passwords(t).await;
+        let (mut b, csrf) = logged_in(t, "admin@op.example").await;
+        assert!(b.get("/admin").await.body.contains("href=\"/admin/sla\""));
+        let page = b.get("/admin/sla").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(
+            page.body.contains("Office hours (Italy)") && page.body.contains("href=\"/admin/sla/levels/extended\"")
+        );
+        let before = t.app.calendars(&cast.admin).await.unwrap().len();
+
+        // A calendar through the form.
+        let hours = "08:30-12:30, 13:30-17:30";
+        let saved = b.post("/admin/sla/calendars/new", &calendar_form(&csrf, "como", hours, hours)).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        let como = t.app.calendars(&cast.admin).await.unwrap().into_iter().find(|c| c.slug == "como").unwrap();
+        assert_eq!(como.week[2].1, vec!["08:30-12:30", "13:30-17:30"]);
+        assert_eq!(como.holidays, vec!["12-25", "easter+1", "08-31"]);
+        let edit = b.get("/admin/sla/calendars/como").await;
+        assert!(edit.body.contains("value=\"08:30-12:30, 13:30-17:30\""), "{}", edit.body);
+
+        // Overlapping intervals: the form again with the app's problem naming the field; nothing saved.
+        let bad =
+            b.post("/admin/sla/calendars/new", &calendar_form(&csrf, "lecco", hours, "09:00-13:00, 12:00-18:00")).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+        assert!(bad.body.contains("<strong>week</strong>") && bad.body.contains("overlap"), "{}", bad.body);
+        assert!(bad.body.contains("value=\"09:00-13:00, 12:00-18:00\""), "what was typed stays");
+        let forged = b.post("/admin/sla/calendars/new", &calendar_form("forged", "lecco", hours, hours)).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let calendars = t.app.calendars(&cast.admin).await.unwrap();
+        assert_eq!(calendars.len(), before + 1);
+        assert!(calendars.iter().all(|c| c.slug != "lecco"));
+
+        // A support level on it.
+        let level = [
+            ("csrf", csrf.as_str()),
+            ("slug", "como-gold"),
+            ("name", "Como Gold"),
+            ("calendar", "como"),
+            ("intervention_blocking", "120"),
+            ("intervention_non_blocking", "240"),
+            ("restoration_blocking", "240"),
+            ("restoration_non_blocking", "480"),
+            ("warn_percent", "80"),
+            ("pause_statuses", "stalled"),
+            ("escalation_queue", "treasury"),
+            ("escalation_raise", "10"),
+        ];
+        let saved = b.post("/admin/sla/levels/new", &level).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        let gold =
+            t.app.support_levels(&cast.admin).await.unwrap().into_iter().find(|l| l.slug == "como-gold").unwrap();
+        assert_eq!((gold.intervention_minutes, gold.escalation_queue.as_deref()), ((120, 240), Some("treasury")));
+
+        // A contract through the form shows on the customer page; before, support on request.
+        let other = b.get("/customers/OTHER").await;
+        assert!(other.body.contains("Support on request"), "{}", other.body);
+        let contract = [
+            ("csrf", csrf.as_str()),
+            ("customer", "OTHER"),
+            ("partner_id", ""),
+            ("level", "como-gold"),
+            ("valid_from", "2020-01-01"),
+            ("valid_until", ""),
+            ("included_minutes", "600"),
+            ("evo", "1"),
+        ];
+        let mut unknown_level = contract.to_vec();
+        unknown_level[3] = ("level", "platinum");
+        let bad = b.post("/admin/sla/contracts", &unknown_level).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+        assert!(bad.body.contains("<strong>level</strong>"), "{}", bad.body);
+        assert!(t.app.contracts(&cast.admin).await.unwrap().is_empty());
+        let added = b.post("/admin/sla/contracts", &contract).await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+        assert_eq!(added.location(), "/customers/OTHER");
+        let page = b.get("/customers/OTHER").await;
+        assert!(!page.body.contains("Support on request"), "{}", page.body);
+        let contract_section = page.body.split("id=\"contract\"").nth(1).unwrap().split("</section>").next().unwrap();
+        for shown in ["Como Gold", "badge evo", "from 2020-01-01", "with no end date", "10 h"] {
+            assert!(contract_section.contains(shown), "{shown}: {contract_section}");
+        }
+        // Ended today, it is still in force today; deleted, support on request again.
+        let id = t.app.contracts(&cast.admin).await.unwrap()[0].id;
+        let ended = b.post(&format!("/admin/sla/contracts/{id}/end"), &[("csrf", &csrf)]).await;
+        assert_eq!(ended.status, StatusCode::SEE_OTHER, "{}", ended.body);
+        assert!(t.app.contract(&cast.admin, id).await.unwrap().valid_until.is_some());
+        let gone = b.post(&format!("/admin/sla/contracts/{id}/delete"), &[("csrf", &csrf)]).await;
+        assert_eq!(gone.status, StatusCode::SEE_OTHER, "{}", gone.body);
+        assert!(b.get("/customers/OTHER").await.body.contains("Support on request"));
+        // A calendar in use by a level is not deleted: the overview says why.
+        let used = b.post("/admin/sla/calendars/como/delete", &[("csrf", &csrf)]).await;
+        assert_eq!(used.status, StatusCode::BAD_REQUEST, "{}", used.body);
+        assert!(used.body.contains("used by"), "{}", used.body);
+
+        // The monthly time report: a table and a CSV download.
+        let report = b.get("/admin/sla?month=2026-11").await;
+        assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+        assert!(report.body.contains("href=\"/admin/sla/time.csv?month=2026-11\""), "{}", report.body);
+        let csv = b.get("/admin/sla/time.csv?month=2026-11").await;
+        assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
+        assert_eq!(csv.headers["content-type"], "text/csv");
+        assert!(csv.headers["content-disposition"].to_str().unwrap().contains("time-2026-11.csv"));
+        assert!(csv.body.starts_with("customer,name,level,"), "{}", csv.body);
+        assert_eq!(b.get("/admin/sla/time.csv?month=2026-13").await.status, StatusCode::BAD_REQUEST);
+        assert_eq!(b.get("/admin/sla?month=nope").await.status, StatusCode::BAD_REQUEST);
+
+        // Agents are not admins.
+        let (mut agent, _) = logged_in(t, "agent@op.example").await;
+        assert_eq!(agent.get("/admin/sla").await.status, StatusCode::FORBIDDEN);
+        assert_eq!(agent.get("/admin/sla/time.csv").await.status, StatusCode::FORBIDDEN);
+    }
+);

@@ -519,3 +519,172 @@ both!(
         assert_eq!(b.get(&format!("/tickets/{}/messages/{m}/raw", n + 1)).await.status, StatusCode::NOT_FOUND);
     }
 );
+
+/// ACME under the Extended level (24/7) since 2020, and a blocking fault of its contact Anna.
+async fn fault_under_contract(t: &Ctx, cast: &Cast) -> app::views::TicketView {
+    let contract = app::sla::ContractInput {
+        customer: Some("ACME".into()),
+        level: "extended".into(),
+        valid_from: "2020-01-01".into(),
+        evo: true,
+        ..Default::default()
+    };
+    t.app.create_contract(&cast.admin, contract).await.unwrap();
+    let input = app::tickets::NewTicketInput {
+        queue: "support".into(),
+        title: "Fibra giù a Lecco".into(),
+        requestors: vec!["anna@acme.example".into()],
+        body: "nessuna sincronia".into(),
+        category: Some(domain::Category::BlockingFault),
+        ..Default::default()
+    };
+    t.app.create_ticket(&cast.admin, input).await.unwrap()
+}
+
+/// The row of ticket `number` in a list page.
+fn row(body: &str, number: i64) -> String {
+    let marker = format!("<tr data-number=\"{number}\">");
+    body.split(&marker)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no row {number}: {body}"))
+        .split("</tr>")
+        .next()
+        .unwrap()
+        .into()
+}
+
+both!(
+    async fn a_ticket_under_contract_shows_its_clock_records_the_intervention_and_time(t: &Ctx) {
+        use domain::clock::Phase;
+        let cast = t.seed().await;
+        with_passwords(t, &cast).await;
+        let tk = fault_under_contract(t, &cast).await;
+        let on_request = t.ticket(&cast, "support", "Fax muto", "dario@other.example", "muto").await;
+        let n = tk.number;
+        let mut b = Browser::new(t);
+        b.login_ok("agent@op.example").await;
+
+        // The queue view: a countdown badge with the due instant, none without a contract.
+        let queue = b.get("/tickets").await;
+        let badge = row(&queue.body, n);
+        assert!(badge.contains("<time class=\"sla sla-fine\" datetime=\""), "{badge}");
+        assert!(badge.contains("title=\"Due ") && badge.contains(" h "), "{badge}");
+        assert!(!row(&queue.body, on_request.number).contains("class=\"sla "));
+
+        // The ticket page: the SLA panel with the level, Evo, state, phase and the button.
+        let page = b.get(&format!("/tickets/{n}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let panel = page.body.split("class=\"sla-panel card\"").nth(1).unwrap().split("</section>").next().unwrap();
+        for shown in ["Extended", "badge evo", "Running", "Intervention", "class=\"sla sla-fine\"", "Paused for"] {
+            assert!(panel.contains(shown), "{shown}: {panel}");
+        }
+        assert!(panel.contains(&format!("action=\"/tickets/{n}/intervene\"")), "{panel}");
+        let csrf = page.hidden("csrf");
+        let forged = b.post(&format!("/tickets/{n}/intervene"), &[("csrf", "forged")]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        assert_eq!(t.app.ticket(&cast.admin, n).await.unwrap().sla.unwrap().phase, Phase::Intervention);
+
+        // "Record intervention": the clock moves to the restoration.
+        let done = b.post(&format!("/tickets/{n}/intervene"), &[("csrf", &csrf)]).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        let sla = t.app.ticket(&cast.admin, n).await.unwrap().sla.unwrap();
+        assert_eq!(sla.phase, Phase::Restoration);
+        assert!(sla.intervened_at.is_some());
+        let page = b.get(&format!("/tickets/{n}")).await;
+        let panel = page.body.split("class=\"sla-panel card\"").nth(1).unwrap().split("</section>").next().unwrap();
+        assert!(panel.contains("Restoration") && panel.contains("Done "), "{panel}");
+        assert!(!panel.contains("/intervene"), "no button after the intervention: {panel}");
+
+        // A comment with minutes records a time entry; bad minutes record nothing.
+        let bad = b
+            .post(
+                &format!("/tickets/{n}/messages"),
+                &[("csrf", &csrf), ("kind", "comment"), ("body", "Chiamato il NOC"), ("minutes", "molti")],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+        assert!(bad.body.contains("time.minutes"), "{}", bad.body);
+        let noted = b
+            .post_multipart(
+                &format!("/tickets/{n}/messages"),
+                &[("csrf", &csrf), ("kind", "comment"), ("body", "Chiamato il NOC"), ("minutes", "25")],
+                &[],
+            )
+            .await;
+        assert_eq!(noted.status, StatusCode::SEE_OTHER, "{}", noted.body);
+        let entries = t.app.time_entries(&cast.admin, n).await.unwrap();
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        assert_eq!((entries[0].minutes, entries[0].billable), (25, false));
+        assert!(entries[0].message.is_some());
+        let page = b.get(&format!("/tickets/{n}")).await;
+        let time = page.body.split("id=\"time\"").nth(1).unwrap().split("</table>").next().unwrap();
+        assert!(time.contains("agent@op.example") && time.contains("<td>25</td>"), "{time}");
+
+        // Impact and a priority set by hand, then computed again.
+        let status = t.app.ticket(&cast.admin, n).await.unwrap().status;
+        let props = |priority: &str, mode: &str| {
+            [
+                ("csrf", csrf.as_str()),
+                ("title", tk.title.as_str()),
+                ("status", status.as_str()),
+                ("queue", "support"),
+                ("owner", "nobody"),
+                ("priority", priority),
+                ("priority_mode", mode),
+                ("impact", "40"),
+                ("category", "blocking_fault"),
+                ("severity", "blocking"),
+                ("customer", "ACME"),
+                ("requestors", "anna@acme.example"),
+                ("cc", ""),
+            ]
+            .map(|(k, v)| (k, v.to_owned()))
+        };
+        let form = props("20", "manual");
+        let manual = b.post(&format!("/tickets/{n}"), &form.each_ref().map(|(k, v)| (*k, v.as_str()))).await;
+        assert_eq!(manual.status, StatusCode::SEE_OTHER, "{}", manual.body);
+        let v = t.app.ticket(&cast.admin, n).await.unwrap();
+        assert_eq!((v.priority, v.priority_manual, v.impact), (20, true, 40));
+        assert!(b.get(&format!("/tickets/{n}")).await.body.contains("<option value=\"manual\" selected>"));
+        let form = props("20", "computed");
+        let computed = b.post(&format!("/tickets/{n}"), &form.each_ref().map(|(k, v)| (*k, v.as_str()))).await;
+        assert_eq!(computed.status, StatusCode::SEE_OTHER, "{}", computed.body);
+        let v = t.app.ticket(&cast.admin, n).await.unwrap();
+        assert!(!v.priority_manual);
+        let history = b.get(&format!("/tickets/{n}")).await.body;
+        assert!(history.contains("Priority mode: Set by hand → Computed"), "{history}");
+        assert_ne!(v.priority, 20, "computed again");
+    }
+);
+
+both!(
+    async fn breaching_soon_lists_due_tickets_for_agents_and_refuses_customers(t: &Ctx) {
+        let cast = t.seed().await;
+        with_passwords(t, &cast).await;
+        let tk = fault_under_contract(t, &cast).await;
+        let on_request = t.ticket(&cast, "support", "Fax muto", "dario@other.example", "muto").await;
+        let mut b = Browser::new(t);
+        b.login_ok("agent@op.example").await;
+        assert!(b.get("/").await.body.contains("href=\"/sla/breaching\""), "linked from the navigation");
+
+        // Due in 4 h (Extended, blocking, 24/7): within the default 4 h and 24 h, not within 1 h.
+        let soon = b.get("/sla/breaching").await;
+        assert_eq!(soon.status, StatusCode::OK, "{}", soon.body);
+        assert!(soon.body.contains("<option value=\"4h\" selected>"), "{}", soon.body);
+        assert!(row(&soon.body, tk.number).contains("class=\"sla sla-fine\""), "{}", soon.body);
+        assert!(!soon.body.contains(&on_request.reference), "no clock, not listed");
+        assert!(b.get("/sla/breaching?within=24h").await.body.contains(&tk.reference));
+        let hour = b.get("/sla/breaching?within=1h").await;
+        assert!(!hour.body.contains(&tk.reference) && hour.body.contains("No ticket is due"), "{}", hour.body);
+
+        // Contacts and partner users have no such page.
+        let mut anna = Browser::new(t);
+        anna.login_ok("anna@acme.example").await;
+        let refused = anna.get("/sla/breaching").await;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND);
+        assert!(!refused.body.contains(&tk.reference));
+        let mut partner = Browser::new(t);
+        partner.login_ok("noc@partner.example").await;
+        assert_eq!(partner.get("/sla/breaching").await.status, StatusCode::NOT_FOUND);
+    }
+);

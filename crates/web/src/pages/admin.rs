@@ -77,22 +77,22 @@ pub(super) fn problems(viewer: &Viewer, e: Error) -> Result<Vec<FieldProblem>, P
     }
 }
 
-fn invalid(page: &impl Template) -> Response {
+pub(super) fn invalid(page: &impl Template) -> Response {
     (StatusCode::BAD_REQUEST, render(page)).into_response()
 }
 
-fn to(path: &str) -> Response {
+pub(super) fn to(path: &str) -> Response {
     Redirect::to(path).into_response()
 }
 
 /// One option of a select.
-struct Opt {
-    value: String,
-    label: String,
-    selected: bool,
+pub(super) struct Opt {
+    pub(super) value: String,
+    pub(super) label: String,
+    pub(super) selected: bool,
 }
 
-fn opt(value: impl Into<String>, label: String, selected: &str) -> Opt {
+pub(super) fn opt(value: impl Into<String>, label: String, selected: &str) -> Opt {
     let value = value.into();
     let selected = value == selected;
     Opt { value, label, selected }

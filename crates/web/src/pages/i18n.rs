@@ -20,6 +20,7 @@ macro_rules! locale {
                 include_str!(concat!("../../locales/", $code, "/agent.ftl")),
                 include_str!(concat!("../../locales/", $code, "/portal.ftl")),
                 include_str!(concat!("../../locales/", $code, "/admin.ftl")),
+                include_str!(concat!("../../locales/", $code, "/sla.ftl")),
             ],
         )
     };

@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod admin_mail;
+mod admin_sla;
 mod form;
 pub mod i18n;
 mod invite;
@@ -11,6 +12,7 @@ pub mod live;
 mod people;
 mod portal;
 mod queue;
+mod sla;
 mod ticket;
 
 use std::net::SocketAddr;
@@ -79,6 +81,8 @@ pub fn routes() -> Router<AppState> {
         .merge(people::routes())
         .merge(admin::routes())
         .merge(admin_mail::routes())
+        .merge(admin_sla::routes())
+        .merge(sla::routes())
         .merge(invite::routes())
 }
 

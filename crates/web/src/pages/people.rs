@@ -1,10 +1,12 @@
-//! Agent pages about people: a customer (contacts, tickets), a partner (its customers), a contact.
+//! Agent pages about people: a customer (its contract, contacts, tickets), a partner (its
+//! customers), a contact.
 //! Staff only: portal users get a 404, as for anything that is not theirs.
 
 use std::collections::HashMap;
 
 use app::Error;
 use app::sessions::Session;
+use app::sla::ContractView;
 use app::tickets::ListInput;
 use app::views::{ContactView, CustomerView, PartnerView, TicketSummary};
 use askama::Template;
@@ -101,6 +103,37 @@ async fn customers(
     Ok(render(&CustomersPage { me: viewer.me(), tr: viewer.tr.clone(), q, lines, admin }))
 }
 
+/// A contract as the customer page shows it.
+pub(crate) struct ContractLine {
+    pub contract: ContractView,
+    /// The support level's name.
+    pub level: String,
+    /// Included support time in words.
+    pub included: String,
+    /// The partner's name, for a partner's contract.
+    pub partner: Option<String>,
+}
+
+impl ContractLine {
+    pub(crate) fn new(
+        tr: &Tr,
+        contract: ContractView,
+        levels: &[app::sla::LevelView],
+        partners: &HashMap<i64, String>,
+    ) -> ContractLine {
+        ContractLine {
+            level: levels
+                .iter()
+                .find(|l| l.slug == contract.level)
+                .map(|l| l.name.clone())
+                .unwrap_or_else(|| contract.level.clone()),
+            included: super::sla::hours(tr, contract.included_minutes),
+            partner: contract.partner_id.and_then(|id| partners.get(&id).cloned()),
+            contract,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "people_customer.html")]
 struct CustomerPage {
@@ -112,6 +145,10 @@ struct CustomerPage {
     open: Vec<TicketSummary>,
     closed: Vec<TicketSummary>,
     admin: bool,
+    /// The contract in force today; none: support on request.
+    in_force: Option<ContractLine>,
+    /// The customer's other contracts (past, future, or the partner's set aside by its own).
+    contracts: Vec<ContractLine>,
 }
 
 async fn customer(
@@ -137,7 +174,24 @@ async fn customer(
     let open = state.app.list_tickets(&s.actor, list(&OPEN, "priority", 100)).await.map_err(&err)?.tickets;
     let closed = state.app.list_tickets(&s.actor, list(&CLOSED, "updated", 50)).await.map_err(&err)?.tickets;
     let admin = s.actor.require_admin().is_ok();
+    let today = state.app.now().to_zoned(viewer.tr.tz.clone()).date();
+    let levels = state.app.support_levels(&s.actor).await.map_err(&err)?;
+    let partners: HashMap<i64, String> =
+        state.app.partners(&s.actor).await.map_err(&err)?.into_iter().map(|p| (p.id, p.name)).collect();
+    let in_force = state.app.contract_in_force(&s.actor, &customer.code, today).await.map_err(&err)?;
+    let contracts = state
+        .app
+        .contracts_of_customer(&s.actor, &customer.code)
+        .await
+        .map_err(&err)?
+        .into_iter()
+        .filter(|k| in_force.as_ref().is_none_or(|f| f.id != k.id))
+        .map(|k| ContractLine::new(&viewer.tr, k, &levels, &partners))
+        .collect();
+    let in_force = in_force.map(|k| ContractLine::new(&viewer.tr, k, &levels, &partners));
     Ok(render(&CustomerPage {
+        in_force,
+        contracts,
         me: viewer.me(),
         tr: viewer.tr.clone(),
         customer,

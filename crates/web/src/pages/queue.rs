@@ -159,6 +159,14 @@ struct QueuePage {
     statuses: &'static [Status],
     orders: [&'static str; 4],
     newest: i64,
+    now: jiff::Timestamp,
+}
+
+impl QueuePage {
+    /// The SLA countdown badge of a listed ticket, if it has a clock.
+    fn badge(&self, t: &TicketSummary) -> Option<super::sla::Badge> {
+        super::sla::summary_badge(&self.tr, t, self.now)
+    }
 }
 
 async fn queue_view(
@@ -199,6 +207,7 @@ async fn queue_view(
         statuses: Status::ALL,
         orders: ORDERS.map(|(o, _)| o),
         newest,
+        now: state.app.now(),
     }))
 }
 

@@ -1,10 +1,12 @@
 //! The agent ticket page (`/tickets/{number}`): fields, the thread with public replies and
 //! internal comments, reply and comment forms that can change status and owner in the same
-//! submit, "take", the history, links and custom fields.
+//! submit, "take", the history, links and custom fields; the SLA panel ("record intervention"),
+//! impact and computed or manual priority, and the time recorded with replies and comments.
 
 use std::collections::BTreeMap;
 
-use app::tickets::{MessageInput, TicketPatch};
+use app::tickets::{MessageInput, TicketPatch, TimeInput};
+use app::timesheet::TimeEntryView;
 use app::views::{EventView, FieldView, LinkView, MessageView, PersonRef, QueueView, TicketView};
 use askama::Template;
 use axum::Router;
@@ -25,6 +27,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/tickets/{number}", get(page).post(update))
         .route("/tickets/{number}/messages", post(message))
         .route("/tickets/{number}/take", post(take))
+        .route("/tickets/{number}/intervene", post(intervene))
         .route("/tickets/{number}/links", post(link))
         .route("/tickets/{number}/attachments/{id}", get(attachment))
         .route("/tickets/{number}/messages/{id}/raw", get(original_email))
@@ -59,6 +62,12 @@ struct TicketPage {
     requestors: String,
     cc: String,
     owner_is_me: bool,
+    /// The countdown badge of the SLA clock, if the ticket has one.
+    sla_badge: Option<super::sla::Badge>,
+    /// The time recorded on the ticket.
+    time: Vec<TimeEntryView>,
+    /// The minutes recorded, all and billable.
+    time_total: (i64, i64),
 }
 
 impl TicketPage {
@@ -70,6 +79,21 @@ impl TicketPage {
         self.t.fields.get(name).cloned().unwrap_or_default()
     }
 
+    /// Seconds in words ("2 h 10 min").
+    fn span(&self, secs: &i64) -> String {
+        super::sla::span(&self.tr, *secs)
+    }
+
+    /// Seconds left in words, or how late ("late by 15 min").
+    fn left(&self, secs: &i64) -> String {
+        super::sla::left(&self.tr, *secs)
+    }
+
+    /// Minutes in words ("1 h 30 min").
+    fn minutes(&self, minutes: &i64) -> String {
+        super::sla::hours(&self.tr, *minutes)
+    }
+
     /// One history entry in words.
     fn describe(&self, e: &EventView) -> String {
         let tr = &self.tr;
@@ -79,6 +103,8 @@ impl TicketPage {
                 Some("status") => v.parse::<Status>().map(|s| tr.status(&s)).unwrap_or(v),
                 Some("category") => v.parse::<Category>().map(|c| tr.category(&c)).unwrap_or(v),
                 Some("severity") => v.parse::<Severity>().map(|s| tr.severity(&s)).unwrap_or(v),
+                Some("priority_override") if v == "manual" => tr.t("ticket-priority-manual"),
+                Some("priority_override") if v == "computed" => tr.t("ticket-priority-computed"),
                 _ if v.is_empty() => "—".into(),
                 _ => v,
             }
@@ -88,7 +114,7 @@ impl TicketPage {
                 let field = e.field.clone().unwrap_or_default();
                 let label = match field.as_str() {
                     "title" | "status" | "queue" | "owner" | "priority" | "category" | "severity" | "customer"
-                    | "requestors" | "cc" => tr.named("field", &field),
+                    | "requestors" | "cc" | "impact" | "priority_override" => tr.named("field", &field),
                     other => other.strip_prefix("fields.").unwrap_or(other).to_owned(),
                 };
                 format!("{label}: {} → {}", shown(&e.old_value), shown(&e.new_value))
@@ -99,6 +125,28 @@ impl TicketPage {
                     (Some(v), _) | (None, Some(v)) if e.kind != "reply" && e.kind != "comment" => format!("{what} {v}"),
                     _ => what,
                 }
+            }
+            "sla" => {
+                let what = match e.field.as_deref() {
+                    Some(p @ ("intervention" | "restoration")) => tr.named("sla-phase", p),
+                    Some("severity") => tr.t("field-severity"),
+                    Some("level") => tr.t("sla-level"),
+                    _ => String::new(),
+                };
+                let mark = |v: &Option<String>| match v.as_deref() {
+                    Some(m @ ("warning" | "breached" | "met")) => tr.named("sla-mark", m),
+                    _ => shown(v),
+                };
+                match e.field.as_deref() {
+                    Some("severity" | "level") => {
+                        format!("{} {what}: {} → {}", tr.t("event-sla"), shown(&e.old_value), shown(&e.new_value))
+                    }
+                    _ => format!("{} {what}: {}", tr.t("event-sla"), mark(&e.new_value)),
+                }
+            }
+            "time" => format!("{} {}", tr.t("event-time"), shown(&e.new_value)),
+            "escalated" => {
+                format!("{}: {} → {}", tr.t("event-escalated"), shown(&e.old_value), shown(&e.new_value))
             }
             other => other.to_owned(),
         }
@@ -123,7 +171,7 @@ async fn show(state: &AppState, viewer: &Viewer, n: i64, problem: Option<String>
         // A merged ticket: its thread lives on in the survivor.
         return Ok(Redirect::to(&format!("/tickets/{}", t.number)).into_response());
     }
-    let (messages, events, links, queue, queues, agents, my_email) = tokio::try_join!(
+    let (messages, events, links, queue, queues, agents, my_email, time) = tokio::try_join!(
         app.messages(&s.actor, n),
         app.ticket_events(&s.actor, n),
         app.links(&s.actor, n),
@@ -131,12 +179,27 @@ async fn show(state: &AppState, viewer: &Viewer, n: i64, problem: Option<String>
         app.queues(&s.actor),
         app.assignable_users(&s.actor),
         app.actor_email(&s.actor),
+        app.time_entries(&s.actor, n),
     )
     .map_err(&err)?;
     let last_event = events.iter().map(|e| e.id).max().unwrap_or(0);
     let emails = |p: &[PersonRef]| p.iter().map(|p| p.email.clone()).collect::<Vec<_>>().join(", ");
     let owner_is_me = t.owner.as_ref().is_some_and(|o| o.email == my_email);
+    let sla_badge = t.sla.as_ref().and_then(|k| {
+        let due = match k.phase {
+            domain::clock::Phase::Intervention => k.intervention_due,
+            _ => k.restoration_due,
+        };
+        // The state is written beside it: the badge only for a clock with a due instant.
+        super::sla::badge(&viewer.tr, due, Some(k.state), app.now()).filter(|b| b.due.is_some())
+    });
+    let time_total = time
+        .iter()
+        .fold((0, 0), |(all, billable), e| (all + e.minutes, billable + if e.billable { e.minutes } else { 0 }));
     let page = TicketPage {
+        sla_badge,
+        time,
+        time_total,
         owner_is_me,
         me: viewer.me(),
         tr: viewer.tr.clone(),
@@ -202,10 +265,21 @@ fn patch_from(t: &TicketView, fields: &[FieldView], form: &Submitted) -> Result<
     if owner != t.owner.as_ref().map(|o| o.email.clone()) {
         p.owner = Some(owner);
     }
-    if let Some(pr) = form.opt("priority") {
+    // The priority is computed unless set by hand: "computed" drops a manual one; a new number
+    // (or "manual" on a computed one) sets it by hand.
+    let mode = form.opt("priority_mode");
+    if mode.as_deref() == Some("computed") && t.priority_manual {
+        p.priority_auto = true;
+    } else if let Some(pr) = form.opt("priority") {
         let pr = pr.parse::<i64>().map_err(|_| app::Error::invalid("priority", "a whole number from 0 to 100"))?;
-        if pr != t.priority {
+        if pr != t.priority || (mode.as_deref() == Some("manual") && !t.priority_manual) {
             p.priority = Some(pr);
+        }
+    }
+    if let Some(n) = form.opt("impact") {
+        let n = n.parse::<i64>().map_err(|_| app::Error::invalid("impact", "a whole number of lines or SIMs"))?;
+        if n != t.impact {
+            p.impact = Some(n);
         }
     }
     if let Some(c) = form.opt("category") {
@@ -297,16 +371,29 @@ async fn message(
         Some("nobody") => Some(None),
         Some(email) => Some(Some(email.to_owned())),
     };
-    let input = MessageInput {
-        kind,
-        body: form.get("body").unwrap_or("").to_owned(),
-        body_html: None,
-        attachments: form.files,
-        status,
-        owner,
-        time: None,
+    // Time spent, recorded with the message when minutes are given.
+    let time = match form.opt("minutes") {
+        None => Ok(None),
+        Some(m) => match m.parse::<i64>() {
+            Ok(minutes) => Ok(Some(TimeInput { minutes, billable: form.checked("billable"), note: String::new() })),
+            Err(_) => Err(app::Error::invalid("time.minutes", "a whole number of minutes")),
+        },
     };
-    let result = state.app.add_message(&s.actor, n, input).await.map(|_| ());
+    let result = match time {
+        Ok(time) => {
+            let input = MessageInput {
+                kind,
+                body: form.get("body").unwrap_or("").to_owned(),
+                body_html: None,
+                attachments: form.files,
+                status,
+                owner,
+                time,
+            };
+            state.app.add_message(&s.actor, n, input).await.map(|_| ())
+        }
+        Err(e) => Err(e),
+    };
     after(&state, &viewer, n, result, "#thread-end").await
 }
 
@@ -321,6 +408,19 @@ async fn take(
     let patch = TicketPatch { owner: Some(Some(me)), ..Default::default() };
     let result = state.app.update_ticket(&s.actor, n, patch).await.map(|_| ());
     after(&state, &viewer, n, result, "").await
+}
+
+/// Records the intervention now (work done without a public reply, e.g. by phone).
+async fn intervene(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(raw): Path<String>,
+    form: Submitted,
+) -> Result<Response, PageError> {
+    let (s, n) = posted(&viewer, &form, &raw)?;
+    let patch = TicketPatch { intervened: true, ..Default::default() };
+    let result = state.app.update_ticket(&s.actor, n, patch).await.map(|_| ());
+    after(&state, &viewer, n, result, "#sla-h").await
 }
 
 async fn link(
