@@ -348,6 +348,29 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
             contacts.push(((*e).into(), code.into()));
         }
     }
+    // Contracts: the hospital on 24/7 support, the other VIPs and two firms on office-hours
+    // levels, the partner's customers through the partner's contract; the rest is support on request.
+    let contract = |customer: Option<&str>, partner_id: Option<i64>, level: &str, included: i64, evo: bool| {
+        app::sla::ContractInput {
+            customer: customer.map(String::from),
+            partner_id,
+            level: level.into(),
+            valid_from: "2025-01-01".into(),
+            valid_until: None,
+            included_minutes: included,
+            evo,
+        }
+    };
+    for input in [
+        contract(Some("C-1002"), None, "extended", 0, true),
+        contract(Some("C-1001"), None, "advanced", 600, true),
+        contract(Some("C-1005"), None, "advanced", 0, false),
+        contract(Some("C-1004"), None, "professional", 300, false),
+        contract(Some("C-1006"), None, "professional", 0, false),
+        contract(None, Some(partner.id), "advanced", 1200, false),
+    ] {
+        app.create_contract(&sys, input).await?;
+    }
     // A customer's contact with a portal login, set through an invitation as in real life.
     let portal_email = "a.brambilla@studiobrambilla.example";
     let invitation =
@@ -391,7 +414,7 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
                     title: r.title.into(),
                     body: r.body.into(),
                     category: Some(r.category),
-                    priority: Some(if r.category == Category::BlockingFault { 80 } else { rng.random_range(20..70) }),
+                    impact: (r.category == Category::BlockingFault).then(|| rng.random_range(1..40)),
                     fields,
                     ..Default::default()
                 },
@@ -420,7 +443,11 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
                     attachments: vec![],
                     status: None,
                     owner: None,
-                    time: None,
+                    time: Some(app::tickets::TimeInput {
+                        minutes: rng.random_range(5..30),
+                        billable: false,
+                        note: String::new(),
+                    }),
                 },
             )
             .await?;
@@ -440,7 +467,11 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
                 attachments: vec![],
                 status: None,
                 owner: owner.filter(|o| o.as_ref().is_some_and(|e| !e.is_empty())),
-                time: None,
+                time: Some(app::tickets::TimeInput {
+                    minutes: rng.random_range(10..90),
+                    billable: rng.random_bool(0.7),
+                    note: String::new(),
+                }),
             },
         )
         .await?;

@@ -498,7 +498,7 @@ both!(
         // Reset: the default again.
         let back = app.reset_mail_template(&cast.admin, "ack", "it").await.unwrap();
         assert!(!back.overridden && back.subject.starts_with("Abbiamo ricevuto"));
-        assert_eq!(app.mail_templates(&cast.admin).await.unwrap().len(), 21);
+        assert_eq!(app.mail_templates(&cast.admin).await.unwrap().len(), 27);
     }
 );
 
