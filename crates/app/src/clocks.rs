@@ -151,14 +151,7 @@ impl App {
         }
         let Some(c) = store::people::customer(tx, customer_id).await? else { return Ok(None) };
         let all = store::sla::contracts_of(tx, c.id, c.partner_id).await?;
-        let in_force =
-            |k: &&store::sla::ContractRow| k.valid_from <= day && k.valid_until.as_ref().is_none_or(|u| *u >= day);
-        let found = all
-            .iter()
-            .filter(|k| k.customer_id == Some(c.id))
-            .find(in_force)
-            .or_else(|| all.iter().find(in_force))
-            .map(|k| (k.id, k.level_id));
+        let found = crate::sla::in_force(&all, c.id, &day).map(|k| (k.id, k.level_id));
         self.notice_cache.contracts.put(key, found);
         Ok(found)
     }

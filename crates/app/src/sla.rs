@@ -150,6 +150,19 @@ pub struct ContractView {
     pub evo: bool,
 }
 
+/// Of a customer's contracts and its partner's, the one in force on `day` (`YYYY-MM-DD`): the
+/// customer's own first, else the partner's.
+pub(crate) fn in_force<'a>(
+    all: &'a [store::sla::ContractRow],
+    customer_id: i64,
+    day: &str,
+) -> Option<&'a store::sla::ContractRow> {
+    let valid = |k: &&store::sla::ContractRow| {
+        k.valid_from.as_str() <= day && k.valid_until.as_deref().is_none_or(|u| u >= day)
+    };
+    all.iter().filter(|k| k.customer_id == Some(customer_id)).find(valid).or_else(|| all.iter().find(valid))
+}
+
 fn slug_ok(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 32
@@ -482,10 +495,7 @@ impl App {
             .ok_or_else(|| Error::NotFound(format!("customer {customer}")))?;
         let day = date.to_string();
         let all = store::sla::contracts_of(&mut tx, c.id, c.partner_id).await?;
-        let in_force =
-            |k: &&store::sla::ContractRow| k.valid_from <= day && k.valid_until.as_ref().is_none_or(|u| *u >= day);
-        let chosen =
-            all.iter().filter(|k| k.customer_id == Some(c.id)).find(in_force).or_else(|| all.iter().find(in_force));
+        let chosen = in_force(&all, c.id, &day);
         let Some(k) = chosen else { return Ok(None) };
         let level = store::sla::level(&mut tx, k.level_id).await?.map(|l| l.slug).unwrap_or_default();
         Ok(Some(ContractView {

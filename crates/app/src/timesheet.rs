@@ -137,15 +137,7 @@ impl App {
                 Some(id) => match store::people::customer(&mut tx, id).await? {
                     Some(c) => {
                         let all = store::sla::contracts_of(&mut tx, c.id, c.partner_id).await?;
-                        let in_force = |k: &&store::sla::ContractRow| {
-                            k.valid_from <= day && k.valid_until.as_ref().is_none_or(|u| *u >= day)
-                        };
-                        let k = all
-                            .iter()
-                            .filter(|k| k.customer_id == Some(c.id))
-                            .find(in_force)
-                            .or_else(|| all.iter().find(in_force))
-                            .cloned();
+                        let k = crate::sla::in_force(&all, c.id, &day).cloned();
                         (c.code, c.name, k)
                     }
                     None => (String::new(), String::new(), None),
