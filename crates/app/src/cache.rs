@@ -61,8 +61,8 @@ pub(crate) struct NoticeCache {
     pub queue_rows: Ttl<String, std::sync::Arc<(store::QueueRow, Vec<store::CustomFieldRow>)>>,
     /// Support levels with their calendars and clock rules, by level id.
     pub levels: Ttl<i64, std::sync::Arc<crate::clocks::Rules>>,
-    /// The contract in force `(contract, level)` by (customer id, UTC date).
-    pub contracts: Ttl<(i64, String), Option<(i64, i64)>>,
+    /// The contract in force by (customer id, UTC date).
+    pub contracts: Ttl<(i64, String), Option<crate::clocks::InForce>>,
 }
 
 impl NoticeCache {

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use domain::clock::{Alarm, Clock, ClockState, Dues, Phase};
+use domain::clock::{Alarm, Clock, Dues, Phase};
 use domain::priority::{Factors, Urgency, score};
 use domain::sla::SupportLevel;
 use domain::{Channel, Status};
@@ -112,6 +112,17 @@ pub(crate) fn computed_priority(t: &TicketRow, vip: bool, k: Option<&ClockRow>, 
     (base + extra).min(100)
 }
 
+/// The contract in force for a customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct InForce {
+    /// The contract.
+    pub contract_id: i64,
+    /// Its support level.
+    pub level_id: i64,
+    /// Entitled to new versions and features.
+    pub evo: bool,
+}
+
 /// What a change did to a ticket, as far as its clock cares.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct ClockChange {
@@ -141,9 +152,9 @@ impl App {
         Ok(rules)
     }
 
-    /// The contract in force for a customer at `at` (its own first, else its partner's) as
-    /// `(contract, level)`, from the short cache when fresh.
-    pub(crate) async fn contract_for(&self, tx: &mut Tx, customer_id: i64, at: i64) -> Result<Option<(i64, i64)>> {
+    /// The contract in force for a customer at `at` (its own first, else its partner's), from
+    /// the short cache when fresh.
+    pub(crate) async fn contract_for(&self, tx: &mut Tx, customer_id: i64, at: i64) -> Result<Option<InForce>> {
         let day = instant(at).to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
         let key = (customer_id, day.clone());
         if let Some(found) = self.notice_cache.contracts.get(&key) {
@@ -151,7 +162,11 @@ impl App {
         }
         let Some(c) = store::people::customer(tx, customer_id).await? else { return Ok(None) };
         let all = store::sla::contracts_of(tx, c.id, c.partner_id).await?;
-        let found = crate::sla::in_force(&all, c.id, &day).map(|k| (k.id, k.level_id));
+        let found = crate::sla::in_force(&all, c.id, &day).map(|k| InForce {
+            contract_id: k.id,
+            level_id: k.level_id,
+            evo: k.evo,
+        });
         self.notice_cache.contracts.put(key, found);
         Ok(found)
     }
@@ -159,7 +174,8 @@ impl App {
     /// Starts the clock of a new ticket when its customer has a contract; returns it.
     pub(crate) async fn start_clock(&self, tx: &mut Tx, t: &TicketRow, now: i64) -> Result<Option<ClockRow>> {
         let Some(customer_id) = t.customer_id else { return Ok(None) };
-        let Some((contract_id, level_id)) = self.contract_for(tx, customer_id, t.created_at).await? else {
+        let Some(InForce { contract_id, level_id, .. }) = self.contract_for(tx, customer_id, t.created_at).await?
+        else {
             return Ok(None);
         };
         let rules = self.level_rules(tx, level_id).await?;
@@ -221,6 +237,7 @@ impl App {
                 Some(id) => self.contract_for(tx, id, t.created_at).await?,
                 None => None,
             };
+            let wanted = wanted.map(|w| (w.contract_id, w.level_id));
             let current = clock.as_ref().map(|k| (k.contract_id, k.level_id));
             match (current, wanted) {
                 (Some((Some(cid), _)), Some((wcid, _))) if cid == wcid => {}
@@ -405,13 +422,16 @@ impl App {
     /// recorded once.
     pub async fn sla_sweep(&self) -> Result<usize> {
         let mut seen = 0;
+        let mut done = std::collections::HashSet::new();
         loop {
             let now = store::micros(self.now());
             let mut tx = self.db.write().await?;
             let ids = store::sla::alarms_due(&mut tx, now, 100).await?;
-            if ids.is_empty() {
+            // A clock is looked at once per sweep, even if its next mark were somehow still due.
+            if ids.iter().all(|id| done.contains(id)) {
                 return Ok(seen);
             }
+            done.extend(ids.iter().copied());
             let system = Actor::system(Channel::System);
             for id in &ids {
                 // The ticket first, then its clock: the order every change takes them in.
@@ -511,25 +531,23 @@ impl App {
         Ok(total)
     }
 
-    /// Enqueues, in the caller's transaction, the recompute of the clocks a change of calendar
-    /// or level moves.
-    pub(crate) async fn enqueue_recompute(
-        tx: &mut Tx,
-        calendar_id: Option<i64>,
-        level_id: Option<i64>,
-        now: i64,
-    ) -> Result<()> {
-        let payload = serde_json::json!({ "calendar": calendar_id, "level": level_id }).to_string();
-        store::jobs::enqueue(tx, RECOMPUTE, &payload, now, crate::jobs::MAX_ATTEMPTS, now).await?;
-        Ok(())
-    }
-
     /// Runs a [`RECOMPUTE`] job.
     pub(crate) async fn run_recompute(&self, job: &store::JobRow) -> Result<()> {
         let v: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| Error::Internal(e.to_string()))?;
         let n = self.recompute_clocks(v["calendar"].as_i64(), v["level"].as_i64()).await?;
         tracing::info!(clocks = n, "SLA due times recomputed");
         Ok(())
+    }
+
+    /// The SLA view of a clock [`App::start_clock`] just started, from the caches it filled
+    /// (no read under the write lock).
+    pub(crate) async fn new_clock_view(&self, tx: &mut Tx, t: &TicketRow, k: &ClockRow, now: i64) -> Result<SlaView> {
+        let rules = self.level_rules(tx, k.level_id).await?;
+        let evo = match t.customer_id {
+            Some(id) => self.contract_for(tx, id, t.created_at).await?.is_some_and(|c| c.evo),
+            None => false,
+        };
+        Ok(sla_view_of(k, &rules, evo, instant(now)))
     }
 
     /// The SLA view of a stored clock at `now`.
@@ -541,6 +559,19 @@ impl App {
         };
         Ok(sla_view_of(k, &rules, evo, now))
     }
+}
+
+/// Enqueues, in the caller's transaction, the recompute of the clocks a change of calendar or
+/// level moves.
+pub(crate) async fn enqueue_recompute(
+    tx: &mut Tx,
+    calendar_id: Option<i64>,
+    level_id: Option<i64>,
+    now: i64,
+) -> Result<()> {
+    let payload = serde_json::json!({ "calendar": calendar_id, "level": level_id }).to_string();
+    store::jobs::enqueue(tx, RECOMPUTE, &payload, now, crate::jobs::MAX_ATTEMPTS, now).await?;
+    Ok(())
 }
 
 /// The SLA view of a clock under its level's rules.
@@ -565,9 +596,22 @@ pub(crate) fn sla_view_of(k: &ClockRow, rules: &Rules, evo: bool, now: Timestamp
     }
 }
 
-/// The clock state for listings, without the level.
-pub(crate) fn listed_state(k: &ClockRow, now: Timestamp) -> ClockState {
-    clock_of(k).state(opt(k.next_due), now)
+/// Puts each listed ticket's running due instant and clock state on its summary.
+pub(crate) fn with_clocks(
+    rows: Vec<store::TicketListRow>,
+    clocks: &[ClockRow],
+    now: Timestamp,
+) -> Vec<crate::views::TicketSummary> {
+    rows.into_iter()
+        .map(|r| {
+            let mut s = crate::views::TicketSummary::from(r);
+            if let Some(k) = clocks.iter().find(|k| k.ticket_id == s.number) {
+                s.sla_due = opt(k.next_due);
+                s.sla_state = Some(clock_of(k).state(opt(k.next_due), now));
+            }
+            s
+        })
+        .collect()
 }
 
 impl App {

@@ -8,6 +8,8 @@ use domain::{Severity, Status};
 use jiff::SignedDuration;
 use serde::Serialize;
 
+pub use store::sla::Item as SlaItem;
+
 use crate::access::Actor;
 use crate::error::Problems;
 use crate::{App, Error, Result};
@@ -163,6 +165,20 @@ pub(crate) fn in_force<'a>(
     all.iter().filter(|k| k.customer_id == Some(customer_id)).find(valid).or_else(|| all.iter().find(valid))
 }
 
+/// A stored contract as people read it.
+fn contract_view(k: &store::sla::ContractRow) -> ContractView {
+    ContractView {
+        id: k.id,
+        customer: k.customer_code.clone(),
+        partner_id: k.partner_id,
+        level: k.level_slug.clone(),
+        valid_from: k.valid_from.clone(),
+        valid_until: k.valid_until.clone(),
+        included_minutes: k.included_minutes,
+        evo: k.evo,
+    }
+}
+
 fn slug_ok(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 32
@@ -260,7 +276,7 @@ impl App {
         let id = store::sla::save_calendar(&mut tx, &row, now).await?;
         crate::admin::audit(&mut tx, actor, None, "calendar", id, "saved", None, None, Some(row.slug.clone()), now)
             .await?;
-        App::enqueue_recompute(&mut tx, Some(id), None, now).await?;
+        crate::clocks::enqueue_recompute(&mut tx, Some(id), None, now).await?;
         tx.commit().await?;
         self.forget_notice_cache();
         self.jobs_wake.notify_one();
@@ -370,7 +386,7 @@ impl App {
             escalation_raise: input.escalation_raise,
         };
         let id = store::sla::save_level(&mut tx, &row, now).await?;
-        App::enqueue_recompute(&mut tx, None, Some(id), now).await?;
+        crate::clocks::enqueue_recompute(&mut tx, None, Some(id), now).await?;
         crate::admin::audit(
             &mut tx,
             actor,
@@ -462,22 +478,15 @@ impl App {
             valid_until: until.map(|u| u.to_string()),
             included_minutes: input.included_minutes,
             evo: input.evo,
+            customer_code: customer.map(|c| c.code),
+            level_slug: level.slug.clone(),
         };
         let id = store::sla::insert_contract(&mut tx, &row, now).await?;
         crate::admin::audit(&mut tx, actor, None, "contract", id, "created", None, None, Some(level.slug.clone()), now)
             .await?;
         tx.commit().await?;
         self.forget_notice_cache();
-        Ok(ContractView {
-            id,
-            customer: customer.map(|c| c.code),
-            partner_id: row.partner_id,
-            level: level.slug,
-            valid_from: row.valid_from,
-            valid_until: row.valid_until,
-            included_minutes: row.included_minutes,
-            evo: row.evo,
-        })
+        Ok(contract_view(&store::sla::ContractRow { id, ..row }))
     }
 
     /// The contract in force for a customer on `date` (its own first, else its partner's), and
@@ -495,19 +504,7 @@ impl App {
             .ok_or_else(|| Error::NotFound(format!("customer {customer}")))?;
         let day = date.to_string();
         let all = store::sla::contracts_of(&mut tx, c.id, c.partner_id).await?;
-        let chosen = in_force(&all, c.id, &day);
-        let Some(k) = chosen else { return Ok(None) };
-        let level = store::sla::level(&mut tx, k.level_id).await?.map(|l| l.slug).unwrap_or_default();
-        Ok(Some(ContractView {
-            id: k.id,
-            customer: k.customer_id.map(|_| c.code.clone()),
-            partner_id: k.partner_id,
-            level,
-            valid_from: k.valid_from.clone(),
-            valid_until: k.valid_until.clone(),
-            included_minutes: k.included_minutes,
-            evo: k.evo,
-        }))
+        Ok(in_force(&all, c.id, &day).map(contract_view))
     }
 
     /// When a ticket of `severity` opened at `opened` is due under support level `level`;
@@ -548,33 +545,11 @@ pub struct ContractPatch {
 }
 
 impl App {
-    async fn contract_view(&self, tx: &mut store::Tx, k: &store::sla::ContractRow) -> Result<ContractView> {
-        let customer = match k.customer_id {
-            Some(id) => store::people::customer(tx, id).await?.map(|c| c.code),
-            None => None,
-        };
-        let level = store::sla::level(tx, k.level_id).await?.map(|l| l.slug).unwrap_or_default();
-        Ok(ContractView {
-            id: k.id,
-            customer,
-            partner_id: k.partner_id,
-            level,
-            valid_from: k.valid_from.clone(),
-            valid_until: k.valid_until.clone(),
-            included_minutes: k.included_minutes,
-            evo: k.evo,
-        })
-    }
-
     /// Every contract, newest first. Staff.
     pub async fn contracts(&self, actor: &Actor) -> Result<Vec<ContractView>> {
         actor.require_staff()?;
         let mut tx = self.db.read().await?;
-        let mut out = Vec::new();
-        for k in store::sla::contracts(&mut tx).await? {
-            out.push(self.contract_view(&mut tx, &k).await?);
-        }
-        Ok(out)
+        Ok(store::sla::contracts(&mut tx).await?.iter().map(contract_view).collect())
     }
 
     /// The contracts of a customer (its own and its partner's), newest first. Staff.
@@ -584,11 +559,7 @@ impl App {
         let c = store::people::customer_by_code(&mut tx, code)
             .await?
             .ok_or_else(|| Error::NotFound(format!("customer {code}")))?;
-        let mut out = Vec::new();
-        for k in store::sla::contracts_of(&mut tx, c.id, c.partner_id).await? {
-            out.push(self.contract_view(&mut tx, &k).await?);
-        }
-        Ok(out)
+        Ok(store::sla::contracts_of(&mut tx, c.id, c.partner_id).await?.iter().map(contract_view).collect())
     }
 
     /// A contract by id. Staff.
@@ -596,7 +567,7 @@ impl App {
         actor.require_staff()?;
         let mut tx = self.db.read().await?;
         let k = store::sla::contract(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("contract {id}")))?;
-        self.contract_view(&mut tx, &k).await
+        Ok(contract_view(&k))
     }
 
     /// Changes a contract (tickets already opened keep the level they opened with). Admins only.
@@ -639,46 +610,50 @@ impl App {
         }
         if let Some(slug) = &patch.level {
             match store::sla::level_by_slug(&mut tx, slug.trim()).await? {
-                Some(l) => k.level_id = l.id,
+                Some(l) => {
+                    k.level_id = l.id;
+                    k.level_slug = l.slug;
+                }
                 None => p.add("level", format!("no support level `{slug}`")),
             }
         }
         p.finish()?;
         store::sla::update_contract(&mut tx, &k, now).await?;
         crate::admin::audit(&mut tx, actor, None, "contract", id, "changed", None, None, None, now).await?;
-        let view = self.contract_view(&mut tx, &k).await?;
         tx.commit().await?;
         self.forget_notice_cache();
-        Ok(view)
+        Ok(contract_view(&k))
     }
 
-    /// Deletes a calendar (`calendar`), a support level (`level`) or a contract (`contract`)
-    /// that nothing uses; a used one is a conflict naming its users. Admins only.
-    pub async fn delete_sla_item(&self, actor: &Actor, what: &str, key: &str) -> Result<()> {
+    /// Deletes a calendar (by slug), a support level (by slug) or a contract (by id) that nothing
+    /// uses; a used one is a conflict naming its users. Admins only.
+    pub async fn delete_sla_item(&self, actor: &Actor, what: SlaItem, key: &str) -> Result<()> {
         actor.require_admin()?;
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
         let id = match what {
-            "calendar" => store::sla::calendar_by_slug(&mut tx, key).await?.map(|c| c.id),
-            "level" => store::sla::level_by_slug(&mut tx, key).await?.map(|l| l.id),
-            "contract" => match key.parse::<i64>() {
+            SlaItem::Calendar => store::sla::calendar_by_slug(&mut tx, key).await?.map(|c| c.id),
+            SlaItem::Level => store::sla::level_by_slug(&mut tx, key).await?.map(|l| l.id),
+            SlaItem::Contract => match key.parse::<i64>() {
                 Ok(id) => store::sla::contract(&mut tx, id).await?.map(|k| k.id),
                 Err(_) => None,
             },
-            _ => return Err(Error::Internal(format!("no SLA item kind {what}"))),
         }
-        .ok_or_else(|| Error::NotFound(format!("{what} {key}")))?;
+        .ok_or_else(|| Error::NotFound(format!("{} {key}", what.as_str())))?;
         let users = store::sla::uses(&mut tx, what, id).await?;
         if users > 0 {
             let by = match what {
-                "calendar" => "support levels",
-                "level" => "contracts or tickets",
-                _ => "tickets",
+                SlaItem::Calendar => "support levels",
+                SlaItem::Level => "contracts or tickets",
+                SlaItem::Contract => "tickets",
             };
-            return Err(Error::Conflict(format!("{what} {key} is used by {users} {by}")));
+            return Err(Error::Conflict(format!("{} {key} is used by {users} {by}", what.as_str())));
         }
         store::sla::delete(&mut tx, what, id).await?;
-        crate::admin::audit(&mut tx, actor, None, what, id, "deleted", None, Some(key.to_owned()), None, now).await?;
+        // The audit names subjects as their saves do.
+        let subject = if what == SlaItem::Level { "support_level" } else { what.as_str() };
+        crate::admin::audit(&mut tx, actor, None, subject, id, "deleted", None, Some(key.to_owned()), None, now)
+            .await?;
         tx.commit().await?;
         self.forget_notice_cache();
         Ok(())
@@ -708,18 +683,7 @@ impl App {
         };
         let rows = store::tickets::list(&mut tx, &filter).await?;
         let clocks = store::sla::clocks_of(&mut tx, &ids).await?;
-        let now = self.now();
-        let mut out: Vec<crate::views::TicketSummary> = rows
-            .into_iter()
-            .map(|r| {
-                let mut s = crate::views::TicketSummary::from(r);
-                if let Some(k) = clocks.iter().find(|k| k.ticket_id == s.number) {
-                    s.sla_due = k.next_due.map(crate::views::ts);
-                    s.sla_state = Some(crate::clocks::listed_state(k, now));
-                }
-                s
-            })
-            .collect();
+        let mut out = crate::clocks::with_clocks(rows, &clocks, self.now());
         out.sort_by_key(|s| (s.sla_due, s.number));
         Ok(out)
     }

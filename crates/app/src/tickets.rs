@@ -447,7 +447,7 @@ impl App {
                     }
                     let t = store::tickets::insert(&mut *w, &new, now).await?;
                     let sla = match app.start_clock(&mut *w, &t, now).await? {
-                        Some(k) => Some(app.sla_view(&mut *w, &k, crate::views::ts(now)).await?),
+                        Some(k) => Some(app.new_clock_view(&mut *w, &t, &k, now).await?),
                         None => None,
                     };
                     for c in &requestor_rows {
@@ -813,19 +813,7 @@ impl App {
             None
         };
         let clocks = store::sla::clocks_of(&mut tx, &rows.iter().map(|r| r.ticket.id).collect::<Vec<_>>()).await?;
-        let now = self.now();
-        let tickets = rows
-            .into_iter()
-            .map(|r| {
-                let mut s = TicketSummary::from(r);
-                if let Some(k) = clocks.iter().find(|k| k.ticket_id == s.number) {
-                    s.sla_due = k.next_due.map(ts);
-                    s.sla_state = Some(crate::clocks::listed_state(k, now));
-                }
-                s
-            })
-            .collect();
-        Ok(TicketPage { tickets, next_cursor })
+        Ok(TicketPage { tickets: crate::clocks::with_clocks(rows, &clocks, self.now()), next_cursor })
     }
 
     /// Changes a ticket; every changed field is recorded as a `set` event.

@@ -76,6 +76,7 @@ impl App {
             billable: time.billable,
             note: time.note.trim().to_owned(),
             worked_at: now,
+            agent_email: None,
         };
         let id = store::sla::insert_time(tx, &row, now).await?;
         let text = format!("{} min{}", time.minutes, if time.billable { ", billable" } else { "" });
@@ -130,32 +131,30 @@ impl App {
         let day = first.to_string();
         let mut tx = self.db.read().await?;
         let sums = store::sla::time_by_customer(&mut tx, from, to).await?;
-        let levels = store::sla::levels(&mut tx).await?;
-        let mut out = Vec::new();
-        for (customer_id, billable, other, tickets) in sums {
-            let (code, name, contract) = match customer_id {
-                Some(id) => match store::people::customer(&mut tx, id).await? {
-                    Some(c) => {
-                        let all = store::sla::contracts_of(&mut tx, c.id, c.partner_id).await?;
-                        let k = crate::sla::in_force(&all, c.id, &day).cloned();
-                        (c.code, c.name, k)
-                    }
-                    None => (String::new(), String::new(), None),
-                },
-                None => (String::new(), String::new(), None),
-            };
+        // Every contract once, then each customer's own and its partner's picked in memory.
+        let contracts = store::sla::contracts(&mut tx).await?;
+        let mut out = Vec::with_capacity(sums.len());
+        for sum in sums {
+            let contract = sum.customer_id.and_then(|id| {
+                let theirs: Vec<store::sla::ContractRow> = contracts
+                    .iter()
+                    .filter(|k| {
+                        k.customer_id == Some(id) || (sum.partner_id.is_some() && k.partner_id == sum.partner_id)
+                    })
+                    .cloned()
+                    .collect();
+                crate::sla::in_force(&theirs, id, &day).cloned()
+            });
             let included = contract.as_ref().map(|k| k.included_minutes).unwrap_or(0);
-            let level =
-                contract.as_ref().and_then(|k| levels.iter().find(|l| l.id == k.level_id)).map(|l| l.slug.clone());
             out.push(TimeReportRow {
-                customer: code,
-                name,
-                to_invoice_minutes: if contract.is_some() { (billable - included).max(0) } else { billable },
-                level,
+                customer: sum.customer_code.unwrap_or_default(),
+                name: sum.customer_name.unwrap_or_default(),
+                to_invoice_minutes: if contract.is_some() { (sum.billable - included).max(0) } else { sum.billable },
+                level: contract.map(|k| k.level_slug),
                 included_minutes: included,
-                billable_minutes: billable,
-                other_minutes: other,
-                tickets,
+                billable_minutes: sum.billable,
+                other_minutes: sum.other,
+                tickets: sum.tickets,
             });
         }
         out.sort_by(|a, b| a.customer.cmp(&b.customer));
@@ -191,22 +190,17 @@ pub fn time_report_csv(rows: &[TimeReportRow]) -> String {
 
 async fn entries(tx: &mut Tx, ticket_ids: &[i64]) -> Result<Vec<TimeEntryView>> {
     let rows = store::sla::time_of(tx, ticket_ids).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let agent = match r.user_id {
-            Some(id) => store::people::user(tx, id).await?.map(|u| u.email),
-            None => None,
-        };
-        out.push(TimeEntryView {
+    Ok(rows
+        .into_iter()
+        .map(|r| TimeEntryView {
             id: r.id,
             ticket: r.ticket_id,
             message: r.message_id,
-            agent,
+            agent: r.agent_email,
             minutes: r.minutes,
             billable: r.billable,
             note: r.note,
             worked_at: ts(r.worked_at),
-        });
-    }
-    Ok(out)
+        })
+        .collect())
 }

@@ -89,6 +89,12 @@ pub struct Dues {
     pub alarm_at: Option<Timestamp>,
 }
 
+/// `percent` per cent of a target, to the second: the warning mark, as both [`Clock::dues`] and
+/// [`Clock::check`] read it (so a mark that is due is always recorded when checked).
+fn share(target: SignedDuration, percent: i64) -> SignedDuration {
+    SignedDuration::from_secs(target.as_secs() * percent / 100)
+}
+
 impl Clock {
     /// A clock for a ticket opened at `opened`, running unless its status pauses it.
     pub fn start(opened: Timestamp, running: bool) -> Clock {
@@ -155,9 +161,7 @@ impl Clock {
     /// the running start; `None` when not running.
     fn mark(&self, level: &SupportLevel, severity: Severity, percent: i64) -> Option<Timestamp> {
         let since = self.running_since?;
-        let target = self.target(level, severity);
-        let wanted = SignedDuration::from_secs(target.as_secs() * percent / 100);
-        let left = wanted - self.consumed;
+        let left = share(self.target(level, severity), percent) - self.consumed;
         if left <= SignedDuration::ZERO {
             return Some(since);
         }
@@ -197,7 +201,7 @@ impl Clock {
         }
         let consumed = self.consumed_at(level, now);
         let target = self.target(level, severity);
-        if !self.warned && consumed.as_secs() * 100 >= target.as_secs() * warn_percent {
+        if !self.warned && consumed >= share(target, warn_percent) {
             self.warned = true;
             fired.push(Alarm::Warning(self.phase));
         }
@@ -271,13 +275,13 @@ impl Clock {
             }
             s if pausing.contains(&s) => {
                 if self.paused_since.is_none() {
-                    self.reopen(now);
+                    self.reopen();
                     self.halt(level, now);
                     self.paused_since = Some(now);
                 }
             }
             _ => {
-                self.reopen(now);
+                self.reopen();
                 self.end_pause(now);
                 if self.running_since.is_none() {
                     self.running_since = Some(now);
@@ -288,7 +292,7 @@ impl Clock {
     }
 
     /// A resolved ticket reopened: the restoration counts on from what it had consumed.
-    fn reopen(&mut self, _now: Timestamp) {
+    fn reopen(&mut self) {
         if self.phase == Phase::Done {
             self.phase = Phase::Restoration;
             self.restored_at = None;
@@ -399,6 +403,18 @@ mod tests {
         // The late intervention records no second breach.
         assert!(c.intervene(&l, Severity::Blocking, rome("2026-12-01T15:00:00")).is_empty());
         assert!(!c.warned);
+    }
+
+    #[test]
+    fn the_warning_is_recorded_at_its_mark_whatever_the_share() {
+        let mut l = level("extended");
+        l.intervention.blocking = SignedDuration::from_mins(61);
+        for percent in [1, 33, 67, 99] {
+            let mut c = Clock::start(rome("2026-12-01T10:00:00"), true);
+            let mark = c.dues(&l, Severity::Blocking, percent).alarm_at.unwrap();
+            assert_eq!(c.check(&l, Severity::Blocking, percent, mark), vec![Alarm::Warning(Phase::Intervention)]);
+            assert_ne!(c.dues(&l, Severity::Blocking, percent).alarm_at, Some(mark), "{percent}%");
+        }
     }
 
     #[test]

@@ -50,14 +50,19 @@ pub struct ContractRow {
     pub valid_until: Option<String>,
     pub included_minutes: i64,
     pub evo: bool,
+    /// Read with the contract: the customer's code (for a customer's contract).
+    pub customer_code: Option<String>,
+    /// Read with the contract: the level's slug.
+    pub level_slug: String,
 }
 
 const CALENDAR: &str = "SELECT id, slug, name, time_zone, always_open, week, holidays FROM calendars";
 const LEVEL: &str = "SELECT id, slug, name, calendar_id, intervention_blocking, intervention_non_blocking, \
      restoration_blocking, restoration_non_blocking, warn_percent, pause_statuses, escalation_queue_id, \
      escalation_raise FROM support_levels";
-const CONTRACT: &str =
-    "SELECT id, customer_id, partner_id, level_id, valid_from, valid_until, included_minutes, evo FROM contracts";
+const CONTRACT: &str = "SELECT k.id, k.customer_id, k.partner_id, k.level_id, k.valid_from, k.valid_until, \
+     k.included_minutes, k.evo, cu.code AS customer_code, l.slug AS level_slug FROM contracts k \
+     JOIN support_levels l ON l.id = k.level_id LEFT JOIN customers cu ON cu.id = k.customer_id";
 
 macro_rules! calendar_row {
     ($r:expr) => {
@@ -103,6 +108,8 @@ macro_rules! contract_row {
             valid_until: $r.try_get("valid_until")?,
             included_minutes: $r.try_get("included_minutes")?,
             evo: $r.try_get("evo")?,
+            customer_code: $r.try_get("customer_code")?,
+            level_slug: $r.try_get("level_slug")?,
         }
     };
 }
@@ -212,7 +219,7 @@ pub async fn insert_contract(tx: &mut Tx, k: &ContractRow, now: i64) -> Result<i
 
 /// The contracts of a customer and of its partner, newest start first.
 pub async fn contracts_of(tx: &mut Tx, customer_id: i64, partner_id: Option<i64>) -> Result<Vec<ContractRow>> {
-    let sql = format!("{CONTRACT} WHERE customer_id = $1 OR partner_id = $2 ORDER BY valid_from DESC, id DESC");
+    let sql = format!("{CONTRACT} WHERE k.customer_id = $1 OR k.partner_id = $2 ORDER BY k.valid_from DESC, k.id DESC");
     with_conn!(tx, c => {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(customer_id).bind(partner_id).fetch_all(&mut *c).await?;
         rows.iter().map(|r| Ok(contract_row!(r))).collect()
@@ -221,7 +228,7 @@ pub async fn contracts_of(tx: &mut Tx, customer_id: i64, partner_id: Option<i64>
 
 /// Every contract, newest first.
 pub async fn contracts(tx: &mut Tx) -> Result<Vec<ContractRow>> {
-    let sql = format!("{CONTRACT} ORDER BY valid_from DESC, id DESC");
+    let sql = format!("{CONTRACT} ORDER BY k.valid_from DESC, k.id DESC");
     with_conn!(tx, c => {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *c).await?;
         rows.iter().map(|r| Ok(contract_row!(r))).collect()
@@ -230,7 +237,7 @@ pub async fn contracts(tx: &mut Tx) -> Result<Vec<ContractRow>> {
 
 /// A contract by id.
 pub async fn contract(tx: &mut Tx, id: i64) -> Result<Option<ContractRow>> {
-    let sql = format!("{CONTRACT} WHERE id = $1");
+    let sql = format!("{CONTRACT} WHERE k.id = $1");
     with_conn!(tx, c => {
         match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *c).await? {
             Some(r) => Ok(Some(contract_row!(r))),
@@ -249,26 +256,48 @@ pub async fn update_contract(tx: &mut Tx, k: &ContractRow, now: i64) -> Result<b
     Ok(n > 0)
 }
 
-/// How many rows refer to something: levels using a calendar, contracts or clocks using a level,
+/// What of the service levels can be deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Item {
+    /// A business calendar.
+    Calendar,
+    /// A support level.
+    Level,
+    /// A contract.
+    Contract,
+}
+
+impl Item {
+    /// Its name in messages and the audit trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Item::Calendar => "calendar",
+            Item::Level => "level",
+            Item::Contract => "contract",
+        }
+    }
+}
+
+/// How many rows refer to an item: levels using a calendar, contracts or clocks using a level,
 /// clocks using a contract.
-pub async fn uses(tx: &mut Tx, what: &str, id: i64) -> Result<i64> {
+pub async fn uses(tx: &mut Tx, what: Item, id: i64) -> Result<i64> {
     let sql = match what {
-        "calendar" => "SELECT COUNT(*) FROM support_levels WHERE calendar_id = $1",
-        "level" => {
+        Item::Calendar => "SELECT COUNT(*) FROM support_levels WHERE calendar_id = $1",
+        Item::Level => {
             "SELECT (SELECT COUNT(*) FROM contracts WHERE level_id = $1) + (SELECT COUNT(*) FROM ticket_sla WHERE level_id = $1)"
         }
-        _ => "SELECT COUNT(*) FROM ticket_sla WHERE contract_id = $1",
+        Item::Contract => "SELECT COUNT(*) FROM ticket_sla WHERE contract_id = $1",
     };
     let n: i64 = with_conn!(tx, c => sqlx::query_scalar(sql).bind(id).fetch_one(&mut *c).await)?;
     Ok(n)
 }
 
-/// Deletes a calendar, a level or a contract (`what` as in [`uses`]) that nothing refers to.
-pub async fn delete(tx: &mut Tx, what: &str, id: i64) -> Result<bool> {
+/// Deletes an item that nothing refers to.
+pub async fn delete(tx: &mut Tx, what: Item, id: i64) -> Result<bool> {
     let sql = match what {
-        "calendar" => "DELETE FROM calendars WHERE id = $1",
-        "level" => "DELETE FROM support_levels WHERE id = $1",
-        _ => "DELETE FROM contracts WHERE id = $1",
+        Item::Calendar => "DELETE FROM calendars WHERE id = $1",
+        Item::Level => "DELETE FROM support_levels WHERE id = $1",
+        Item::Contract => "DELETE FROM contracts WHERE id = $1",
     };
     let n = with_conn!(tx, c => sqlx::query(sql).bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(n > 0)
@@ -545,6 +574,8 @@ pub struct TimeEntryRow {
     pub billable: bool,
     pub note: String,
     pub worked_at: i64,
+    /// Read with the entry: the agent's email.
+    pub agent_email: Option<String>,
 }
 
 /// Records time on a ticket; returns its id.
@@ -564,8 +595,10 @@ pub async fn time_of(tx: &mut Tx, ticket_ids: &[i64]) -> Result<Vec<TimeEntryRow
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT id, ticket_id, message_id, user_id, customer_id, minutes, billable, note, worked_at FROM time_entries
-         WHERE ticket_id IN ({}) ORDER BY worked_at, id",
+        "SELECT e.id, e.ticket_id, e.message_id, e.user_id, e.customer_id, e.minutes, e.billable, e.note, e.worked_at,
+                u.email AS agent_email
+         FROM time_entries e LEFT JOIN users u ON u.id = e.user_id
+         WHERE e.ticket_id IN ({}) ORDER BY e.worked_at, e.id",
         crate::placeholders(0, ticket_ids.len())
     );
     with_conn!(tx, c => {
@@ -586,26 +619,51 @@ pub async fn time_of(tx: &mut Tx, ticket_ids: &[i64]) -> Result<Vec<TimeEntryRow
                     billable: r.try_get("billable")?,
                     note: r.try_get("note")?,
                     worked_at: r.try_get("worked_at")?,
+                    agent_email: r.try_get("agent_email")?,
                 })
             })
             .collect()
     })
 }
 
-/// Time per customer in `[from, to)`: `(customer id, billable minutes, other minutes, tickets)`;
-/// time on tickets without a customer has customer id `None`.
-pub async fn time_by_customer(tx: &mut Tx, from: i64, to: i64) -> Result<Vec<(Option<i64>, i64, i64, i64)>> {
+/// One customer's recorded time in a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeSum {
+    /// `None` for time on tickets without a customer.
+    pub customer_id: Option<i64>,
+    pub customer_code: Option<String>,
+    pub customer_name: Option<String>,
+    pub partner_id: Option<i64>,
+    pub billable: i64,
+    pub other: i64,
+    pub tickets: i64,
+}
+
+/// Time per customer in `[from, to)`, with the customer's code, name and partner.
+pub async fn time_by_customer(tx: &mut Tx, from: i64, to: i64) -> Result<Vec<TimeSum>> {
     with_conn!(tx, c => {
         let rows = sqlx::query(
-            "SELECT customer_id,
-                    CAST(COALESCE(SUM(CASE WHEN billable THEN minutes ELSE 0 END), 0) AS BIGINT) AS billable,
-                    CAST(COALESCE(SUM(CASE WHEN billable THEN 0 ELSE minutes END), 0) AS BIGINT) AS other,
-                    COUNT(DISTINCT ticket_id) AS tickets
-             FROM time_entries WHERE worked_at >= $1 AND worked_at < $2
-             GROUP BY customer_id ORDER BY customer_id")
+            "SELECT s.customer_id, cu.code, cu.name, cu.partner_id, s.billable, s.other, s.tickets
+             FROM (SELECT customer_id,
+                          CAST(COALESCE(SUM(CASE WHEN billable THEN minutes ELSE 0 END), 0) AS BIGINT) AS billable,
+                          CAST(COALESCE(SUM(CASE WHEN billable THEN 0 ELSE minutes END), 0) AS BIGINT) AS other,
+                          COUNT(DISTINCT ticket_id) AS tickets
+                   FROM time_entries WHERE worked_at >= $1 AND worked_at < $2 GROUP BY customer_id) s
+             LEFT JOIN customers cu ON cu.id = s.customer_id
+             ORDER BY cu.code")
             .bind(from).bind(to).fetch_all(&mut *c).await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("customer_id")?, r.try_get("billable")?, r.try_get("other")?, r.try_get("tickets")?)))
+            .map(|r| {
+                Ok(TimeSum {
+                    customer_id: r.try_get("customer_id")?,
+                    customer_code: r.try_get("code")?,
+                    customer_name: r.try_get("name")?,
+                    partner_id: r.try_get("partner_id")?,
+                    billable: r.try_get("billable")?,
+                    other: r.try_get("other")?,
+                    tickets: r.try_get("tickets")?,
+                })
+            })
             .collect()
     })
 }

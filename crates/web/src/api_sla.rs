@@ -180,7 +180,7 @@ async fn delete_calendar(
     Auth(actor): Auth,
     Path(slug): Path<String>,
 ) -> ApiResult<StatusCode> {
-    s.app.delete_sla_item(&actor, "calendar", &slug).await?;
+    s.app.delete_sla_item(&actor, app::sla::SlaItem::Calendar, &slug).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -217,7 +217,7 @@ async fn put_level(
     responses((status = 204, description = "Deleted"), (status = 404, body = Problem), (status = 409, body = Problem, description = "Contracts or tickets use it")),
     security(("bearer" = [])))]
 async fn delete_level(State(s): State<AppState>, Auth(actor): Auth, Path(slug): Path<String>) -> ApiResult<StatusCode> {
-    s.app.delete_sla_item(&actor, "level", &slug).await?;
+    s.app.delete_sla_item(&actor, app::sla::SlaItem::Level, &slug).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -329,7 +329,7 @@ async fn delete_contract(
     Auth(actor): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    s.app.delete_sla_item(&actor, "contract", &id).await?;
+    s.app.delete_sla_item(&actor, app::sla::SlaItem::Contract, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -545,7 +545,7 @@ async fn delete_calendar(
     f: Submitted,
 ) -> Result<Response, PageError> {
     let s = posted(&viewer, &f)?;
-    let r = state.app.delete_sla_item(&s.actor, "calendar", &slug).await;
+    let r = state.app.delete_sla_item(&s.actor, app::sla::SlaItem::Calendar, &slug).await;
     after(&state, &viewer, r, "#calendars").await
 }
 
@@ -763,7 +763,7 @@ async fn delete_level(
     f: Submitted,
 ) -> Result<Response, PageError> {
     let s = posted(&viewer, &f)?;
-    let r = state.app.delete_sla_item(&s.actor, "level", &slug).await;
+    let r = state.app.delete_sla_item(&s.actor, app::sla::SlaItem::Level, &slug).await;
     after(&state, &viewer, r, "#levels").await
 }
 
@@ -887,6 +887,6 @@ async fn delete_contract(
 ) -> Result<Response, PageError> {
     let s = posted(&viewer, &f)?;
     let id = path_id(&viewer, &id)?;
-    let r = state.app.delete_sla_item(&s.actor, "contract", &id.to_string()).await;
+    let r = state.app.delete_sla_item(&s.actor, app::sla::SlaItem::Contract, &id.to_string()).await;
     after(&state, &viewer, r, "#contracts").await
 }
