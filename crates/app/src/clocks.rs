@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use domain::clock::{Alarm, Clock, Dues, Phase};
 use domain::priority::{Factors, Urgency, score};
-use domain::sla::SupportLevel;
+use domain::sla::{Promise, SupportLevel};
 use domain::{Channel, Status};
 use jiff::{SignedDuration, Timestamp};
 use store::sla::ClockRow;
@@ -40,6 +40,15 @@ pub(crate) struct Rules {
     pub escalation_queue_id: Option<i64>,
     /// Priority points added at a breach.
     pub escalation_raise: i64,
+}
+
+impl Rules {
+    /// What the level promises a clock's ticket. A clock exists only for a category the level
+    /// has targets for; should those targets be removed, the recompute the change starts drops
+    /// such clocks, and until then they count with the fault targets of their severity.
+    pub(crate) fn promise(&self, k: &ClockRow) -> Promise {
+        self.level.promise(k.category, k.severity).unwrap_or_else(|| self.level.for_fault(k.severity))
+    }
 }
 
 fn instant(us: i64) -> Timestamp {
@@ -171,7 +180,8 @@ impl App {
         Ok(found)
     }
 
-    /// Starts the clock of a new ticket when its customer has a contract; returns it.
+    /// Starts the clock of a new ticket when its customer has a contract whose level promises
+    /// something for the ticket's category; returns it.
     pub(crate) async fn start_clock(&self, tx: &mut Tx, t: &TicketRow, now: i64) -> Result<Option<ClockRow>> {
         let Some(customer_id) = t.customer_id else { return Ok(None) };
         let Some(InForce { contract_id, level_id, .. }) = self.contract_for(tx, customer_id, t.created_at).await?
@@ -179,11 +189,15 @@ impl App {
             return Ok(None);
         };
         let rules = self.level_rules(tx, level_id).await?;
+        if rules.level.promise(t.category, t.severity).is_none() {
+            return Ok(None);
+        }
         let mut c = Clock::start(instant(t.created_at), !rules.pausing.contains(&t.status));
         let mut k = ClockRow {
             ticket_id: t.id,
             contract_id: Some(contract_id),
             level_id,
+            category: t.category,
             severity: t.severity,
             phase: Phase::Intervention,
             consumed: 0,
@@ -201,8 +215,8 @@ impl App {
             alarm_at: None,
         };
         // A ticket opened after the fact (a customer set later) may already be late.
-        c.check(&rules.level, t.severity, rules.warn_percent, instant(now));
-        let d = c.dues(&rules.level, t.severity, rules.warn_percent);
+        c.check(&rules.level, rules.promise(&k), rules.warn_percent, instant(now));
+        let d = c.dues(&rules.level, rules.promise(&k), rules.warn_percent);
         store_clock(&mut k, &c, &d);
         store::sla::save_clock(tx, &k, now).await?;
         Ok(Some(k))
@@ -246,7 +260,7 @@ impl App {
                         let old = self.level_rules(tx, k.level_id).await?;
                         let mut c = clock_of(k);
                         c.rebase(&old.level, at);
-                        let d = c.dues(&old.level, k.severity, old.warn_percent);
+                        let d = c.dues(&old.level, old.promise(k), old.warn_percent);
                         store_clock(k, &c, &d);
                         let (old_slug, new) = (old.level.slug.clone(), self.level_rules(tx, wlevel).await?);
                         k.contract_id = Some(wcid);
@@ -303,6 +317,9 @@ impl App {
                 (None, None) => {}
             }
         }
+        if before.category != t.category || clock.is_some() {
+            clock = self.recategorise(tx, actor, t, clock, now).await?;
+        }
         let mut raise = 0;
         if let Some(k) = clock.as_mut() {
             let rules = self.level_rules(tx, k.level_id).await?;
@@ -324,13 +341,13 @@ impl App {
                 k.severity = t.severity;
             }
             if change.intervened || (t.status == Status::Resolved && c.phase == Phase::Intervention) {
-                fired.extend(c.intervene(&rules.level, k.severity, at));
+                fired.extend(c.intervene(&rules.level, rules.promise(k), at));
             }
             if before.status != t.status {
-                fired.extend(c.on_status(&rules.level, k.severity, t.status, &rules.pausing, at));
+                fired.extend(c.on_status(&rules.level, rules.promise(k), t.status, &rules.pausing, at));
             }
-            fired.extend(c.check(&rules.level, k.severity, rules.warn_percent, at));
-            let d = c.dues(&rules.level, k.severity, rules.warn_percent);
+            fired.extend(c.check(&rules.level, rules.promise(k), rules.warn_percent, at));
+            let d = c.dues(&rules.level, rules.promise(k), rules.warn_percent);
             store_clock(k, &c, &d);
             store::sla::save_clock(tx, k, now).await?;
         }
@@ -343,6 +360,46 @@ impl App {
             t.priority = computed_priority(t, vip, clock.as_ref(), raise);
         }
         Ok(())
+    }
+
+    /// The ticket's category changed: its clock now counts for the new category (keeping the
+    /// business time consumed), stops when the level promises nothing for it (as it does when
+    /// the level's targets for the category were removed), or starts (from the opening) when the
+    /// ticket had none and now gets a promise.
+    async fn recategorise(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        t: &TicketRow,
+        clock: Option<ClockRow>,
+        now: i64,
+    ) -> Result<Option<ClockRow>> {
+        let Some(mut k) = clock else {
+            let Some(k) = self.start_clock(tx, t, now).await? else { return Ok(None) };
+            let rules = self.level_rules(tx, k.level_id).await?;
+            let level = Some(rules.level.slug.clone());
+            crate::tickets::record(tx, actor, t.id, "sla", Some("level"), None, level, now).await?;
+            return Ok(Some(k));
+        };
+        let rules = self.level_rules(tx, k.level_id).await?;
+        let promised = rules.level.promise(t.category, t.severity).is_some();
+        if k.category == t.category && promised {
+            return Ok(Some(k));
+        }
+        if !promised {
+            store::sla::delete_clock(tx, t.id).await?;
+            let level = Some(rules.level.slug.clone());
+            crate::tickets::record(tx, actor, t.id, "sla", Some("level"), level, None, now).await?;
+            return Ok(None);
+        }
+        let mut c = clock_of(&k);
+        c.rebase(&rules.level, instant(now));
+        let d = c.dues(&rules.level, rules.promise(&k), rules.warn_percent);
+        store_clock(&mut k, &c, &d);
+        let (old, new) = (Some(k.category.to_string()), Some(t.category.to_string()));
+        crate::tickets::record(tx, actor, t.id, "sla", Some("category"), old, new, now).await?;
+        k.category = t.category;
+        Ok(Some(k))
     }
 
     /// The due instant of a clock's current phase in its calendar's time zone, for emails.
@@ -439,8 +496,8 @@ impl App {
                 let Some(mut k) = store::sla::clock_for_update(&mut tx, *id).await? else { continue };
                 let rules = self.level_rules(&mut tx, k.level_id).await?;
                 let mut c = clock_of(&k);
-                let fired = c.check(&rules.level, k.severity, rules.warn_percent, instant(now));
-                let d = c.dues(&rules.level, k.severity, rules.warn_percent);
+                let fired = c.check(&rules.level, rules.promise(&k), rules.warn_percent, instant(now));
+                let d = c.dues(&rules.level, rules.promise(&k), rules.warn_percent);
                 store_clock(&mut k, &c, &d);
                 store::sla::save_clock(&mut tx, &k, now).await?;
                 let before = t.clone();
@@ -504,11 +561,14 @@ impl App {
                 let Some(last) = rows.last() else { break };
                 after = last.ticket_id;
                 let t1 = std::time::Instant::now();
+                let (rows, dropped): (Vec<_>, Vec<_>) =
+                    rows.into_iter().partition(|k| rules.level.promise(k.category, k.severity).is_some());
+                self.drop_clocks(&mut tx, &rules, &dropped).await?;
                 let m = |t: Option<Timestamp>| t.map(store::micros);
                 let dues: Vec<_> = rows
                     .iter()
                     .map(|k| {
-                        let d = clock_of(k).dues(&rules.level, k.severity, rules.warn_percent);
+                        let d = clock_of(k).dues(&rules.level, rules.promise(k), rules.warn_percent);
                         store::sla::DueRow {
                             ticket_id: k.ticket_id,
                             intervention: m(d.intervention),
@@ -529,6 +589,19 @@ impl App {
         }
         tracing::info!(clocks = total, ?read, ?compute, ?write, "SLA due times recomputed");
         Ok(total)
+    }
+
+    /// Drops the clocks of categories their level no longer promises anything for (the tickets
+    /// go on without a clock; each records it).
+    async fn drop_clocks(&self, tx: &mut Tx, rules: &Rules, clocks: &[ClockRow]) -> Result<()> {
+        let now = store::micros(self.now());
+        let system = Actor::system(Channel::System);
+        for k in clocks {
+            store::sla::delete_clock(tx, k.ticket_id).await?;
+            let level = Some(rules.level.slug.clone());
+            crate::tickets::record(tx, &system, k.ticket_id, "sla", Some("level"), level, None, now).await?;
+        }
+        Ok(())
     }
 
     /// Runs a [`RECOMPUTE`] job.
@@ -590,7 +663,7 @@ pub(crate) fn sla_view_of(k: &ClockRow, rules: &Rules, evo: bool, now: Timestamp
         intervened_at: opt(k.intervened_at),
         restored_at: opt(k.restored_at),
         paused_for: c.paused_for_at(now).as_secs(),
-        left: if k.phase == Phase::Done { 0 } else { c.left_at(&rules.level, k.severity, now).as_secs() },
+        left: if k.phase == Phase::Done { 0 } else { c.left_at(&rules.level, rules.promise(k), now).as_secs() },
         intervention_breached: k.intervention_breached,
         restoration_breached: k.restoration_breached,
     }
@@ -662,7 +735,7 @@ impl App {
         let rules = self.level_rules(&mut tx, l.id).await?;
         let rows = store::sla::running_of_level(&mut tx, l.id, 0, sample).await?;
         for k in &rows {
-            let d = clock_of(k).dues(&rules.level, k.severity, rules.warn_percent);
+            let d = clock_of(k).dues(&rules.level, rules.promise(k), rules.warn_percent);
             if k.intervention_due != d.intervention.map(store::micros) || k.alarm_at != d.alarm_at.map(store::micros) {
                 return Err(Error::Internal(format!(
                     "ticket {}: stored due {:?}, computed {:?}",

@@ -3,8 +3,10 @@
 //! (Professional, Advanced, Extended) are rows of migration 9, editable like any other.
 
 use domain::calendar::{Calendar, WEEKDAYS};
-use domain::sla::{DueTimes, SupportLevel, Targets};
-use domain::{Severity, Status};
+use domain::sla::{DueTimes, Promise, SupportLevel, Targets};
+use std::collections::BTreeMap;
+
+use domain::{Category, Severity, Status};
 use jiff::SignedDuration;
 use serde::Serialize;
 
@@ -61,6 +63,9 @@ pub struct LevelView {
     pub intervention_minutes: (i64, i64),
     /// Business minutes from the intervention to the restoration: blocking, non-blocking.
     pub restoration_minutes: (i64, i64),
+    /// Business minutes (intervention, restoration) promised to categories other than faults;
+    /// a category missing here gets no clock.
+    pub category_minutes: BTreeMap<Category, (i64, i64)>,
     /// Warn when this share (per cent) of a target is consumed.
     pub warn_percent: i64,
     /// The ticket statuses that pause the clocks.
@@ -84,6 +89,9 @@ pub struct LevelInput {
     pub intervention_minutes: (i64, i64),
     /// Business minutes from the intervention to the restoration: blocking, non-blocking.
     pub restoration_minutes: (i64, i64),
+    /// Business minutes (intervention, restoration) promised to categories other than faults;
+    /// a category missing here gets no clock.
+    pub category_minutes: BTreeMap<Category, (i64, i64)>,
     /// Warn when this share (per cent) of a target is consumed.
     pub warn_percent: i64,
     /// The ticket statuses that pause the clocks.
@@ -103,6 +111,7 @@ impl Default for LevelInput {
             calendar: String::new(),
             intervention_minutes: (0, 0),
             restoration_minutes: (0, 0),
+            category_minutes: BTreeMap::new(),
             warn_percent: 75,
             pause_statuses: vec![Status::Stalled],
             escalation_queue: None,
@@ -210,6 +219,16 @@ fn minutes(m: i64) -> SignedDuration {
     SignedDuration::from_mins(m)
 }
 
+/// A stored level's promises for other categories, in minutes; empty when unreadable (saving
+/// checks them).
+fn category_minutes(text: &str) -> BTreeMap<Category, (i64, i64)> {
+    domain::sla::parse_category_targets(text)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(c, p)| (c, (p.intervention.as_mins(), p.restoration.as_mins())))
+        .collect()
+}
+
 /// A level with its calendar, ready for arithmetic.
 pub(crate) fn support_level(l: &store::sla::LevelRow, c: &store::sla::CalendarRow) -> Result<SupportLevel> {
     let calendar = stored_calendar(c)?;
@@ -225,6 +244,8 @@ pub(crate) fn support_level(l: &store::sla::LevelRow, c: &store::sla::CalendarRo
             blocking: minutes(l.restoration_blocking),
             non_blocking: minutes(l.restoration_non_blocking),
         },
+        categories: domain::sla::parse_category_targets(&l.category_targets)
+            .map_err(|e| Error::Internal(format!("level {}: category_targets: {e}", l.slug)))?,
     })
 }
 
@@ -302,6 +323,7 @@ impl App {
                 name: l.name,
                 intervention_minutes: (l.intervention_blocking, l.intervention_non_blocking),
                 restoration_minutes: (l.restoration_blocking, l.restoration_non_blocking),
+                category_minutes: category_minutes(&l.category_targets),
                 warn_percent: l.warn_percent,
                 escalation_raise: l.escalation_raise,
             })
@@ -326,6 +348,17 @@ impl App {
         {
             if b <= 0 || n <= 0 || b > week_minutes || n > week_minutes {
                 p.add(field, "business minutes above zero (at most a year)");
+            }
+        }
+        let mut categories = BTreeMap::new();
+        for (&c, &(i, r)) in &input.category_minutes {
+            let field = format!("category_minutes.{c}");
+            if c.is_fault() {
+                p.add(field.clone(), "faults are timed by severity (intervention_minutes, restoration_minutes)");
+            } else if !(1..=week_minutes).contains(&i) || !(1..=week_minutes).contains(&r) {
+                p.add(field.clone(), "business minutes above zero (at most a year)");
+            } else {
+                categories.insert(c, Promise { intervention: minutes(i), restoration: minutes(r) });
             }
         }
         if !(1..=99).contains(&input.warn_percent) {
@@ -362,6 +395,7 @@ impl App {
         {
             let longest = [input.intervention_minutes, input.restoration_minutes]
                 .iter()
+                .chain(input.category_minutes.values())
                 .flat_map(|(b, n)| [*b, *n])
                 .max()
                 .unwrap_or(0);
@@ -384,6 +418,7 @@ impl App {
             pause_statuses: input.pause_statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","),
             escalation_queue_id: escalation.as_ref().map(|q| q.id),
             escalation_raise: input.escalation_raise,
+            category_targets: domain::sla::format_category_targets(&categories),
         };
         let id = store::sla::save_level(&mut tx, &row, now).await?;
         crate::clocks::enqueue_recompute(&mut tx, None, Some(id), now).await?;
@@ -409,6 +444,7 @@ impl App {
             calendar: calendar.slug,
             intervention_minutes: input.intervention_minutes,
             restoration_minutes: input.restoration_minutes,
+            category_minutes: input.category_minutes,
             warn_percent: row.warn_percent,
             pause_statuses: crate::clocks::pausing(&row.pause_statuses),
             escalation_queue: escalation.map(|q| q.slug),

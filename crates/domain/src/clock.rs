@@ -9,8 +9,8 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::sla::SupportLevel;
-use crate::{Severity, Status, named_enum};
+use crate::sla::{Promise, SupportLevel};
+use crate::{Status, named_enum};
 
 named_enum!(
     /// The promise a clock is counting toward.
@@ -113,10 +113,10 @@ impl Clock {
     }
 
     /// The target of the current phase.
-    fn target(&self, level: &SupportLevel, severity: Severity) -> SignedDuration {
+    fn target(&self, promise: Promise) -> SignedDuration {
         match self.phase {
-            Phase::Intervention => level.intervention.for_severity(severity),
-            Phase::Restoration | Phase::Done => level.restoration.for_severity(severity),
+            Phase::Intervention => promise.intervention,
+            Phase::Restoration | Phase::Done => promise.restoration,
         }
     }
 
@@ -129,8 +129,8 @@ impl Clock {
     }
 
     /// The business time left to the current phase's target at `now` (negative when late).
-    pub fn left_at(&self, level: &SupportLevel, severity: Severity, now: Timestamp) -> SignedDuration {
-        self.target(level, severity) - self.consumed_at(level, now)
+    pub fn left_at(&self, level: &SupportLevel, promise: Promise, now: Timestamp) -> SignedDuration {
+        self.target(promise) - self.consumed_at(level, now)
     }
 
     /// The wall time spent paused up to `now`, the running pause included.
@@ -159,9 +159,9 @@ impl Clock {
 
     /// The instant the current phase reaches `share` (per cent) of its target, counting on from
     /// the running start; `None` when not running.
-    fn mark(&self, level: &SupportLevel, severity: Severity, percent: i64) -> Option<Timestamp> {
+    fn mark(&self, level: &SupportLevel, promise: Promise, percent: i64) -> Option<Timestamp> {
         let since = self.running_since?;
-        let left = share(self.target(level, severity), percent) - self.consumed;
+        let left = share(self.target(promise), percent) - self.consumed;
         if left <= SignedDuration::ZERO {
             return Some(since);
         }
@@ -169,13 +169,13 @@ impl Clock {
     }
 
     /// The due instants and next mark under `level`, warning at `warn_percent` of a target.
-    pub fn dues(&self, level: &SupportLevel, severity: Severity, warn_percent: i64) -> Dues {
+    pub fn dues(&self, level: &SupportLevel, promise: Promise, warn_percent: i64) -> Dues {
         let mut d = Dues::default();
-        let due = self.mark(level, severity, 100);
+        let due = self.mark(level, promise, 100);
         match self.phase {
             Phase::Intervention => {
                 d.intervention = due;
-                d.restoration = due.and_then(|i| level.calendar.add(i, level.restoration.for_severity(severity)).ok());
+                d.restoration = due.and_then(|i| level.calendar.add(i, promise.restoration).ok());
             }
             Phase::Restoration => d.restoration = due,
             Phase::Done => return d,
@@ -186,7 +186,7 @@ impl Clock {
             _ => self.restoration_breached,
         };
         d.alarm_at = match (self.warned, breached) {
-            (false, false) => self.mark(level, severity, warn_percent),
+            (false, false) => self.mark(level, promise, warn_percent),
             (true, false) => due,
             _ => None,
         };
@@ -194,13 +194,13 @@ impl Clock {
     }
 
     /// Records the marks passed at `now`: the warning, then the breach of the current phase.
-    pub fn check(&mut self, level: &SupportLevel, severity: Severity, warn_percent: i64, now: Timestamp) -> Vec<Alarm> {
+    pub fn check(&mut self, level: &SupportLevel, promise: Promise, warn_percent: i64, now: Timestamp) -> Vec<Alarm> {
         let mut fired = Vec::new();
         if self.running_since.is_none() || self.phase == Phase::Done {
             return fired;
         }
         let consumed = self.consumed_at(level, now);
-        let target = self.target(level, severity);
+        let target = self.target(promise);
         if !self.warned && consumed >= share(target, warn_percent) {
             self.warned = true;
             fired.push(Alarm::Warning(self.phase));
@@ -217,13 +217,13 @@ impl Clock {
     }
 
     /// The first intervention at `at`: judges the intervention and starts the restoration.
-    pub fn intervene(&mut self, level: &SupportLevel, severity: Severity, at: Timestamp) -> Vec<Alarm> {
+    pub fn intervene(&mut self, level: &SupportLevel, promise: Promise, at: Timestamp) -> Vec<Alarm> {
         if self.phase != Phase::Intervention {
             return Vec::new();
         }
         let running = self.running_since.is_some();
         self.halt(level, at);
-        let late = self.consumed > level.intervention.for_severity(severity);
+        let late = self.consumed > promise.intervention;
         let mut fired = Vec::new();
         if late && !self.intervention_breached {
             self.intervention_breached = true;
@@ -243,7 +243,7 @@ impl Clock {
     pub fn on_status(
         &mut self,
         level: &SupportLevel,
-        severity: Severity,
+        promise: Promise,
         to: Status,
         pausing: &[Status],
         now: Timestamp,
@@ -256,10 +256,10 @@ impl Clock {
                 }
                 self.end_pause(now);
                 if self.phase == Phase::Intervention {
-                    fired.extend(self.intervene(level, severity, now));
+                    fired.extend(self.intervene(level, promise, now));
                 }
                 self.halt(level, now);
-                let late = self.consumed > level.restoration.for_severity(severity);
+                let late = self.consumed > promise.restoration;
                 if late && !self.restoration_breached {
                     self.restoration_breached = true;
                     fired.push(Alarm::Breach(Phase::Restoration));
@@ -326,6 +326,7 @@ impl Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Severity;
     use crate::sla::presets;
 
     fn at(s: &str) -> Timestamp {
@@ -347,7 +348,7 @@ mod tests {
         let l = level("professional");
         let opened = rome("2026-11-20T16:30:00");
         let c = Clock::start(opened, true);
-        let d = c.dues(&l, Severity::Blocking, 75);
+        let d = c.dues(&l, l.for_fault(Severity::Blocking), 75);
         let want = l.due(Severity::Blocking, opened, None).unwrap();
         assert_eq!(d.intervention, Some(want.intervention));
         assert_eq!(d.restoration, Some(want.restoration));
@@ -360,26 +361,33 @@ mod tests {
         let l = level("professional");
         let mut c = Clock::start(rome("2026-11-23T09:00:00"), true);
         // 1 h runs, then 2 h stalled, then running again: due moves by the 2 h of business time.
-        c.on_status(&l, Severity::Blocking, Status::Stalled, &[Status::Stalled], rome("2026-11-23T10:00:00"));
+        c.on_status(
+            &l,
+            l.for_fault(Severity::Blocking),
+            Status::Stalled,
+            &[Status::Stalled],
+            rome("2026-11-23T10:00:00"),
+        );
         assert_eq!(c.consumed, SignedDuration::from_hours(1));
-        assert_eq!(c.dues(&l, Severity::Blocking, 75).next_due, None);
+        assert_eq!(c.dues(&l, l.for_fault(Severity::Blocking), 75).next_due, None);
         assert_eq!(c.state(None, rome("2026-11-23T11:00:00")), ClockState::Paused);
-        c.on_status(&l, Severity::Blocking, Status::Open, &[Status::Stalled], rome("2026-11-23T12:00:00"));
+        c.on_status(&l, l.for_fault(Severity::Blocking), Status::Open, &[Status::Stalled], rome("2026-11-23T12:00:00"));
         assert_eq!(c.paused_for, SignedDuration::from_hours(2));
         // 3 h left from 12:00: 12:00-13:00, 14:00-16:00.
-        assert_eq!(c.dues(&l, Severity::Blocking, 75).intervention, Some(rome("2026-11-23T16:00:00")));
+        assert_eq!(c.dues(&l, l.for_fault(Severity::Blocking), 75).intervention, Some(rome("2026-11-23T16:00:00")));
     }
 
     #[test]
     fn restoration_counts_from_the_intervention_and_resolution_judges_it() {
         let l = level("extended");
         let mut c = Clock::start(rome("2026-12-24T23:00:00"), true);
-        let fired = c.intervene(&l, Severity::Blocking, rome("2026-12-25T01:00:00"));
+        let fired = c.intervene(&l, l.for_fault(Severity::Blocking), rome("2026-12-25T01:00:00"));
         assert_eq!(fired, vec![Alarm::Met(Phase::Intervention)]);
-        let d = c.dues(&l, Severity::Blocking, 75);
+        let d = c.dues(&l, l.for_fault(Severity::Blocking), 75);
         assert_eq!(d.intervention, None);
         assert_eq!(d.restoration, Some(rome("2026-12-25T03:00:00")));
-        let fired = c.on_status(&l, Severity::Blocking, Status::Resolved, &[], rome("2026-12-25T04:00:00"));
+        let fired =
+            c.on_status(&l, l.for_fault(Severity::Blocking), Status::Resolved, &[], rome("2026-12-25T04:00:00"));
         assert_eq!(fired, vec![Alarm::Breach(Phase::Restoration)]);
         assert_eq!(c.state(None, rome("2026-12-25T05:00:00")), ClockState::Breached);
     }
@@ -388,20 +396,20 @@ mod tests {
     fn the_sweep_warns_then_breaches_once() {
         let l = level("extended");
         let mut c = Clock::start(rome("2026-12-01T10:00:00"), true);
-        assert!(c.check(&l, Severity::Blocking, 75, rome("2026-12-01T12:00:00")).is_empty());
+        assert!(c.check(&l, l.for_fault(Severity::Blocking), 75, rome("2026-12-01T12:00:00")).is_empty());
         assert_eq!(
-            c.check(&l, Severity::Blocking, 75, rome("2026-12-01T13:00:00")),
+            c.check(&l, l.for_fault(Severity::Blocking), 75, rome("2026-12-01T13:00:00")),
             vec![Alarm::Warning(Phase::Intervention)]
         );
-        assert_eq!(c.dues(&l, Severity::Blocking, 75).alarm_at, Some(rome("2026-12-01T14:00:00")));
+        assert_eq!(c.dues(&l, l.for_fault(Severity::Blocking), 75).alarm_at, Some(rome("2026-12-01T14:00:00")));
         assert_eq!(
-            c.check(&l, Severity::Blocking, 75, rome("2026-12-01T14:00:00")),
+            c.check(&l, l.for_fault(Severity::Blocking), 75, rome("2026-12-01T14:00:00")),
             vec![Alarm::Breach(Phase::Intervention)]
         );
-        assert!(c.check(&l, Severity::Blocking, 75, rome("2026-12-01T15:00:00")).is_empty());
-        assert_eq!(c.dues(&l, Severity::Blocking, 75).alarm_at, None);
+        assert!(c.check(&l, l.for_fault(Severity::Blocking), 75, rome("2026-12-01T15:00:00")).is_empty());
+        assert_eq!(c.dues(&l, l.for_fault(Severity::Blocking), 75).alarm_at, None);
         // The late intervention records no second breach.
-        assert!(c.intervene(&l, Severity::Blocking, rome("2026-12-01T15:00:00")).is_empty());
+        assert!(c.intervene(&l, l.for_fault(Severity::Blocking), rome("2026-12-01T15:00:00")).is_empty());
         assert!(!c.warned);
     }
 
@@ -411,9 +419,12 @@ mod tests {
         l.intervention.blocking = SignedDuration::from_mins(61);
         for percent in [1, 33, 67, 99] {
             let mut c = Clock::start(rome("2026-12-01T10:00:00"), true);
-            let mark = c.dues(&l, Severity::Blocking, percent).alarm_at.unwrap();
-            assert_eq!(c.check(&l, Severity::Blocking, percent, mark), vec![Alarm::Warning(Phase::Intervention)]);
-            assert_ne!(c.dues(&l, Severity::Blocking, percent).alarm_at, Some(mark), "{percent}%");
+            let mark = c.dues(&l, l.for_fault(Severity::Blocking), percent).alarm_at.unwrap();
+            assert_eq!(
+                c.check(&l, l.for_fault(Severity::Blocking), percent, mark),
+                vec![Alarm::Warning(Phase::Intervention)]
+            );
+            assert_ne!(c.dues(&l, l.for_fault(Severity::Blocking), percent).alarm_at, Some(mark), "{percent}%");
         }
     }
 
@@ -423,11 +434,11 @@ mod tests {
         let mut c = Clock::start(rome("2026-11-23T09:00:00"), true);
         // Non-blocking (8 h) for 3 h, then blocking (4 h): 1 h left.
         c.rebase(&l, rome("2026-11-23T12:00:00"));
-        assert_eq!(c.dues(&l, Severity::Blocking, 75).intervention, Some(rome("2026-11-23T13:00:00")));
+        assert_eq!(c.dues(&l, l.for_fault(Severity::Blocking), 75).intervention, Some(rome("2026-11-23T13:00:00")));
         // Already past the new target: due at the change, and the check breaches.
         c.rebase(&l, rome("2026-11-23T17:00:00"));
-        assert_eq!(c.dues(&l, Severity::Blocking, 75).intervention, Some(rome("2026-11-23T17:00:00")));
-        let fired = c.check(&l, Severity::Blocking, 75, rome("2026-11-23T17:00:00"));
+        assert_eq!(c.dues(&l, l.for_fault(Severity::Blocking), 75).intervention, Some(rome("2026-11-23T17:00:00")));
+        let fired = c.check(&l, l.for_fault(Severity::Blocking), 75, rome("2026-11-23T17:00:00"));
         assert_eq!(fired, vec![Alarm::Warning(Phase::Intervention), Alarm::Breach(Phase::Intervention)]);
     }
 
@@ -435,14 +446,14 @@ mod tests {
     fn reopening_a_resolved_ticket_resumes_the_restoration() {
         let l = level("extended");
         let mut c = Clock::start(rome("2026-12-01T10:00:00"), true);
-        c.on_status(&l, Severity::NonBlocking, Status::Resolved, &[], rome("2026-12-01T11:00:00"));
+        c.on_status(&l, l.for_fault(Severity::NonBlocking), Status::Resolved, &[], rome("2026-12-01T11:00:00"));
         assert_eq!(c.phase, Phase::Done);
         assert_eq!(c.intervened_at, Some(rome("2026-12-01T11:00:00")));
         assert_eq!(c.state(None, rome("2026-12-01T12:00:00")), ClockState::Met);
-        c.on_status(&l, Severity::NonBlocking, Status::Open, &[], rome("2026-12-02T10:00:00"));
+        c.on_status(&l, l.for_fault(Severity::NonBlocking), Status::Open, &[], rome("2026-12-02T10:00:00"));
         assert_eq!(c.phase, Phase::Restoration);
         // The restoration had consumed nothing (resolved at the intervention): 4 h from the reopening.
-        assert_eq!(c.dues(&l, Severity::NonBlocking, 75).restoration, Some(rome("2026-12-02T14:00:00")));
+        assert_eq!(c.dues(&l, l.for_fault(Severity::NonBlocking), 75).restoration, Some(rome("2026-12-02T14:00:00")));
     }
 
     #[test]
@@ -450,11 +461,17 @@ mod tests {
         let l = level("extended");
         let mut c = Clock::start(rome("2026-12-01T10:00:00"), false);
         assert_eq!(c.state(None, rome("2026-12-01T10:00:00")), ClockState::Paused);
-        c.on_status(&l, Severity::Blocking, Status::Open, &[Status::Stalled], rome("2026-12-01T11:00:00"));
+        c.on_status(&l, l.for_fault(Severity::Blocking), Status::Open, &[Status::Stalled], rome("2026-12-01T11:00:00"));
         assert_eq!(c.paused_for, SignedDuration::from_hours(1));
-        assert_eq!(c.dues(&l, Severity::Blocking, 75).intervention, Some(rome("2026-12-01T15:00:00")));
+        assert_eq!(c.dues(&l, l.for_fault(Severity::Blocking), 75).intervention, Some(rome("2026-12-01T15:00:00")));
         // Rejected stops without counting a pause.
-        c.on_status(&l, Severity::Blocking, Status::Rejected, &[Status::Stalled], rome("2026-12-01T12:00:00"));
+        c.on_status(
+            &l,
+            l.for_fault(Severity::Blocking),
+            Status::Rejected,
+            &[Status::Stalled],
+            rome("2026-12-01T12:00:00"),
+        );
         assert_eq!(c.state(None, rome("2026-12-01T13:00:00")), ClockState::Stopped);
         assert_eq!(c.paused_for_at(rome("2026-12-01T13:00:00")), SignedDuration::from_hours(1));
     }
@@ -479,7 +496,7 @@ mod tests {
             for (gap, pause) in steps {
                 now += SignedDuration::from_secs(gap);
                 let to = if pause { Status::Stalled } else { Status::Open };
-                c.on_status(&l, Severity::NonBlocking, to, &[Status::Stalled], now);
+                c.on_status(&l, l.for_fault(Severity::NonBlocking), to, &[Status::Stalled], now);
                 if let Some(from) = running_from.take() {
                     counted += l.calendar.between(from, now);
                 }
@@ -491,7 +508,7 @@ mod tests {
             let expected = counted + running_from.map(|f| l.calendar.between(f, later)).unwrap_or_default();
             proptest::prop_assert_eq!(c.consumed_at(&l, later), expected);
             let target = l.intervention.for_severity(Severity::NonBlocking);
-            if let (Some(since), Some(due)) = (c.running_since, c.dues(&l, Severity::NonBlocking, 75).intervention) {
+            if let (Some(since), Some(due)) = (c.running_since, c.dues(&l, l.for_fault(Severity::NonBlocking), 75).intervention) {
                 let left = (target - c.consumed).max(SignedDuration::ZERO);
                 proptest::prop_assert_eq!(l.calendar.between(since, due), left);
             }

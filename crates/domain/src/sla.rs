@@ -1,11 +1,15 @@
 //! Support levels: a business calendar and the promised times per severity. Intervention is the
 //! first public reply or recorded intervention by an agent; restoration is counted from the
-//! intervention, not from the opening.
+//! intervention, not from the opening. Faults are timed by severity; a level may also promise
+//! times for other categories of ticket (a service request, an order), and a ticket of a category
+//! it promises nothing for runs no clock.
+
+use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::Severity;
 use crate::calendar::{Calendar, Interval, italian_holidays};
+use crate::{Category, Severity};
 
 /// Promised business times for the two severities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +30,15 @@ impl Targets {
     }
 }
 
+/// The two promised business times for one kind of ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Promise {
+    /// From the opening to the intervention.
+    pub intervention: SignedDuration,
+    /// From the intervention to the restoration.
+    pub restoration: SignedDuration,
+}
+
 /// A support level: when its clocks run and what they promise.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SupportLevel {
@@ -39,6 +52,8 @@ pub struct SupportLevel {
     pub intervention: Targets,
     /// From the intervention to the restoration.
     pub restoration: Targets,
+    /// Promises for categories other than faults; a category missing here has no clock.
+    pub categories: BTreeMap<Category, Promise>,
 }
 
 /// When a ticket's intervention and restoration are due.
@@ -51,6 +66,20 @@ pub struct DueTimes {
 }
 
 impl SupportLevel {
+    /// What the level promises a fault of `severity`.
+    pub fn for_fault(&self, severity: Severity) -> Promise {
+        Promise {
+            intervention: self.intervention.for_severity(severity),
+            restoration: self.restoration.for_severity(severity),
+        }
+    }
+
+    /// What the level promises a ticket of `category` and `severity`: the severity's targets for
+    /// a fault, the category's own for anything else, and nothing (no clock) when it has none.
+    pub fn promise(&self, category: Category, severity: Severity) -> Option<Promise> {
+        if category.is_fault() { Some(self.for_fault(severity)) } else { self.categories.get(&category).copied() }
+    }
+
     /// The due instants of a ticket of `severity` opened at `opened`; restoration counts from
     /// `intervened`, or from the intervention's due instant when there was none yet.
     pub fn due(
@@ -65,6 +94,43 @@ impl SupportLevel {
         Ok(DueTimes { intervention, restoration })
     }
 }
+
+/// A level's promises for other categories, stored as `category:intervention/restoration`
+/// business minutes, comma-separated (`service_request:480/2400,order:960/4800`).
+pub fn parse_category_targets(text: &str) -> Result<BTreeMap<Category, Promise>, String> {
+    let mut out = BTreeMap::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, minutes) =
+            item.split_once(':').ok_or_else(|| format!("`{item}` is not category:minutes/minutes"))?;
+        let category = Category::parse(name.trim())
+            .ok_or_else(|| format!("unknown category `{}`; known: {}", name.trim(), Category::names()))?;
+        if category.is_fault() {
+            return Err(format!("`{category}` is timed by severity, not by category"));
+        }
+        let (i, r) = minutes.split_once('/').ok_or_else(|| format!("`{item}` is not category:minutes/minutes"))?;
+        let number = |t: &str| match t.trim().parse::<i64>() {
+            Ok(m) if (1..=MAX_TARGET_MINUTES).contains(&m) => Ok(SignedDuration::from_mins(m)),
+            _ => Err(format!("`{}` for `{category}`: business minutes above zero (at most a year)", t.trim())),
+        };
+        let promise = Promise { intervention: number(i)?, restoration: number(r)? };
+        if out.insert(category, promise).is_some() {
+            return Err(format!("`{category}` is given twice"));
+        }
+    }
+    Ok(out)
+}
+
+/// The stored form of a level's promises for other categories (see [`parse_category_targets`]).
+pub fn format_category_targets(targets: &BTreeMap<Category, Promise>) -> String {
+    targets
+        .iter()
+        .map(|(c, p)| format!("{c}:{}/{}", p.intervention.as_mins(), p.restoration.as_mins()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The longest target a level may promise, in business minutes (a year).
+pub const MAX_TARGET_MINUTES: i64 = 60 * 24 * 366;
 
 fn hours(blocking: i64, non_blocking: i64) -> Targets {
     Targets { blocking: SignedDuration::from_hours(blocking), non_blocking: SignedDuration::from_hours(non_blocking) }
@@ -85,6 +151,7 @@ pub fn presets() -> Result<Vec<SupportLevel>, crate::calendar::CalendarError> {
             calendar: Calendar::new("Europe/Rome", weekday(&office), italian_holidays())?,
             intervention: hours(4, 8),
             restoration: hours(4, 8),
+            categories: BTreeMap::new(),
         },
         SupportLevel {
             slug: "advanced".into(),
@@ -92,6 +159,7 @@ pub fn presets() -> Result<Vec<SupportLevel>, crate::calendar::CalendarError> {
             calendar: Calendar::new("Europe/Rome", advanced, italian_holidays())?,
             intervention: hours(4, 8),
             restoration: hours(4, 8),
+            categories: BTreeMap::new(),
         },
         SupportLevel {
             slug: "extended".into(),
@@ -99,6 +167,7 @@ pub fn presets() -> Result<Vec<SupportLevel>, crate::calendar::CalendarError> {
             calendar: Calendar::always_open("Europe/Rome")?,
             intervention: hours(4, 8),
             restoration: hours(2, 4),
+            categories: BTreeMap::new(),
         },
     ])
 }
@@ -131,6 +200,28 @@ mod tests {
             )
             .unwrap();
         assert_eq!(d.restoration, at("2026-11-23T12:00:00+01:00[Europe/Rome]"));
+    }
+
+    #[test]
+    fn other_categories_have_a_promise_only_when_the_level_gives_one() {
+        let mut l = level("professional");
+        assert_eq!(l.promise(Category::BlockingFault, Severity::Blocking), Some(l.for_fault(Severity::Blocking)));
+        // A fault of the other category still follows its severity.
+        assert_eq!(
+            l.promise(Category::NonBlockingFault, Severity::Blocking).map(|p| p.intervention),
+            Some(SignedDuration::from_hours(4))
+        );
+        assert_eq!(l.promise(Category::ServiceRequest, Severity::NonBlocking), None);
+        l.categories = parse_category_targets(" service_request:480/2400 , order:60/120").unwrap();
+        let p = l.promise(Category::ServiceRequest, Severity::Blocking).unwrap();
+        assert_eq!((p.intervention.as_mins(), p.restoration.as_mins()), (480, 2400));
+        assert_eq!(format_category_targets(&l.categories), "service_request:480/2400,order:60/120");
+        assert_eq!(parse_category_targets("").unwrap(), BTreeMap::new());
+        for bad in
+            ["order", "order:1", "order:0/5", "order:5/-1", "nonsense:1/1", "blocking_fault:1/1", "order:1/1,order:2/2"]
+        {
+            assert!(parse_category_targets(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -101,6 +101,11 @@ named_enum!(
 );
 
 impl Category {
+    /// A fault (blocking or not): timed by severity under a support level.
+    pub fn is_fault(self) -> bool {
+        matches!(self, Category::BlockingFault | Category::NonBlockingFault)
+    }
+
     /// The severity a new ticket of this category gets unless one is given.
     pub fn default_severity(self) -> Severity {
         match self {

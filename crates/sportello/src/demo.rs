@@ -361,6 +361,24 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
             evo,
         }
     };
+    // The 24/7 level also promises times for service requests and changes (activations,
+    // configuration changes): the hospital's are timed too; elsewhere only faults are.
+    if let Some(l) = app.support_levels(&sys).await?.into_iter().find(|l| l.slug == "extended") {
+        use domain::Category::{ChangeRequest, ServiceRequest};
+        let input = app::sla::LevelInput {
+            slug: l.slug,
+            name: l.name,
+            calendar: l.calendar,
+            intervention_minutes: l.intervention_minutes,
+            restoration_minutes: l.restoration_minutes,
+            category_minutes: [(ServiceRequest, (480, 1440)), (ChangeRequest, (960, 2880))].into_iter().collect(),
+            warn_percent: l.warn_percent,
+            pause_statuses: l.pause_statuses,
+            escalation_queue: l.escalation_queue,
+            escalation_raise: l.escalation_raise,
+        };
+        app.save_support_level(&sys, input).await?;
+    }
     for input in [
         contract(Some("C-1002"), None, "extended", 0, true),
         contract(Some("C-1001"), None, "advanced", 600, true),

@@ -266,8 +266,10 @@ pub async fn clocks(tx: &mut Tx, queue_id: i64, level_id: i64, n: i64, first_ope
          FROM s"
     );
     let clocks = format!(
-        "{series} INSERT INTO ticket_sla (ticket_id, level_id, severity, phase, consumed, running_since, paused_for, updated_at)
-         SELECT $2 + i, $3, CASE WHEN i % 3 = 0 THEN 'blocking' ELSE 'non_blocking' END, 'intervention',
+        "{series} INSERT INTO ticket_sla (ticket_id, level_id, category, severity, phase, consumed, running_since,
+             paused_for, updated_at)
+         SELECT $2 + i, $3, CASE WHEN i % 3 = 0 THEN 'blocking_fault' ELSE 'non_blocking_fault' END,
+                CASE WHEN i % 3 = 0 THEN 'blocking' ELSE 'non_blocking' END, 'intervention',
                 (i % 7) * 60000000, $4 + i * 60000000, 0, $4
          FROM s"
     );

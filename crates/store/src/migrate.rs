@@ -76,6 +76,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_sla_clocks.sql"),
         postgres: include_str!("../migrations/postgres/0010_sla_clocks.sql"),
     },
+    Migration {
+        version: 11,
+        name: "sla_categories",
+        sqlite: include_str!("../migrations/sqlite/0011_sla_categories.sql"),
+        postgres: include_str!("../migrations/postgres/0011_sla_categories.sql"),
+    },
 ];
 
 /// A fingerprint of the whole migration history of one backend (for test templates).

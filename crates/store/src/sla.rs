@@ -35,6 +35,8 @@ pub struct LevelRow {
     pub escalation_queue_id: Option<i64>,
     /// Priority points added at a breach.
     pub escalation_raise: i64,
+    /// Promises for other categories (`category:minutes/minutes,…`).
+    pub category_targets: String,
 }
 
 /// A contract: a customer's (or a partner's, for all its customers) support level over dates.
@@ -59,7 +61,7 @@ pub struct ContractRow {
 const CALENDAR: &str = "SELECT id, slug, name, time_zone, always_open, week, holidays FROM calendars";
 const LEVEL: &str = "SELECT id, slug, name, calendar_id, intervention_blocking, intervention_non_blocking, \
      restoration_blocking, restoration_non_blocking, warn_percent, pause_statuses, escalation_queue_id, \
-     escalation_raise FROM support_levels";
+     escalation_raise, category_targets FROM support_levels";
 const CONTRACT: &str = "SELECT k.id, k.customer_id, k.partner_id, k.level_id, k.valid_from, k.valid_until, \
      k.included_minutes, k.evo, cu.code AS customer_code, l.slug AS level_slug FROM contracts k \
      JOIN support_levels l ON l.id = k.level_id LEFT JOIN customers cu ON cu.id = k.customer_id";
@@ -93,6 +95,7 @@ macro_rules! level_row {
             pause_statuses: $r.try_get("pause_statuses")?,
             escalation_queue_id: $r.try_get("escalation_queue_id")?,
             escalation_raise: $r.try_get("escalation_raise")?,
+            category_targets: $r.try_get("category_targets")?,
         }
     };
 }
@@ -193,15 +196,17 @@ pub async fn save_level(tx: &mut Tx, l: &LevelRow, now: i64) -> Result<i64> {
     let id: i64 = with_conn!(tx, c => sqlx::query_scalar(
         "INSERT INTO support_levels (slug, name, calendar_id, intervention_blocking, intervention_non_blocking,
              restoration_blocking, restoration_non_blocking, created_at, updated_at, warn_percent, pause_statuses,
-             escalation_queue_id, escalation_raise)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12)
+             escalation_queue_id, escalation_raise, category_targets)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13)
          ON CONFLICT (slug) DO UPDATE SET name = $2, calendar_id = $3, intervention_blocking = $4,
              intervention_non_blocking = $5, restoration_blocking = $6, restoration_non_blocking = $7, updated_at = $8,
-             warn_percent = $9, pause_statuses = $10, escalation_queue_id = $11, escalation_raise = $12
+             warn_percent = $9, pause_statuses = $10, escalation_queue_id = $11, escalation_raise = $12,
+             category_targets = $13
          RETURNING id")
         .bind(&l.slug).bind(&l.name).bind(l.calendar_id).bind(l.intervention_blocking).bind(l.intervention_non_blocking)
         .bind(l.restoration_blocking).bind(l.restoration_non_blocking).bind(now)
         .bind(l.warn_percent).bind(&l.pause_statuses).bind(l.escalation_queue_id).bind(l.escalation_raise)
+        .bind(&l.category_targets)
         .fetch_one(&mut *c).await)?;
     Ok(id)
 }
@@ -309,6 +314,8 @@ pub struct ClockRow {
     pub ticket_id: i64,
     pub contract_id: Option<i64>,
     pub level_id: i64,
+    /// The category the clock counts for (faults by `severity`).
+    pub category: domain::Category,
     pub severity: domain::Severity,
     pub phase: domain::clock::Phase,
     /// Business microseconds of the phase before `running_since`.
@@ -327,7 +334,7 @@ pub struct ClockRow {
     pub alarm_at: Option<i64>,
 }
 
-const CLOCK: &str = "SELECT ticket_id, contract_id, level_id, severity, phase, consumed, running_since, paused_since, \
+const CLOCK: &str = "SELECT ticket_id, contract_id, level_id, category, severity, phase, consumed, running_since, paused_since, \
      paused_for, intervened_at, restored_at, intervention_breached, restoration_breached, warned, intervention_due, \
      restoration_due, next_due, alarm_at FROM ticket_sla";
 
@@ -336,10 +343,12 @@ macro_rules! clock_row {
         (|| -> Result<ClockRow> {
             let severity: String = $r.try_get("severity")?;
             let phase: String = $r.try_get("phase")?;
+            let category: String = $r.try_get("category")?;
             Ok(ClockRow {
                 ticket_id: $r.try_get("ticket_id")?,
                 contract_id: $r.try_get("contract_id")?,
                 level_id: $r.try_get("level_id")?,
+                category: crate::parse(&category)?,
                 severity: crate::parse(&severity)?,
                 phase: crate::parse(&phase)?,
                 consumed: $r.try_get("consumed")?,
@@ -365,16 +374,18 @@ pub async fn save_clock(tx: &mut Tx, k: &ClockRow, now: i64) -> Result<()> {
     with_conn!(tx, c => sqlx::query(
         "INSERT INTO ticket_sla (ticket_id, contract_id, level_id, severity, phase, consumed, running_since, paused_since,
              paused_for, intervened_at, restored_at, intervention_breached, restoration_breached, warned,
-             intervention_due, restoration_due, next_due, alarm_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+             intervention_due, restoration_due, next_due, alarm_at, updated_at, category)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
          ON CONFLICT (ticket_id) DO UPDATE SET contract_id = $2, level_id = $3, severity = $4, phase = $5,
              consumed = $6, running_since = $7, paused_since = $8, paused_for = $9, intervened_at = $10,
              restored_at = $11, intervention_breached = $12, restoration_breached = $13, warned = $14,
-             intervention_due = $15, restoration_due = $16, next_due = $17, alarm_at = $18, updated_at = $19")
+             intervention_due = $15, restoration_due = $16, next_due = $17, alarm_at = $18, updated_at = $19,
+             category = $20")
         .bind(k.ticket_id).bind(k.contract_id).bind(k.level_id).bind(k.severity.as_str()).bind(k.phase.as_str())
         .bind(k.consumed).bind(k.running_since).bind(k.paused_since).bind(k.paused_for).bind(k.intervened_at)
         .bind(k.restored_at).bind(k.intervention_breached).bind(k.restoration_breached).bind(k.warned)
         .bind(k.intervention_due).bind(k.restoration_due).bind(k.next_due).bind(k.alarm_at).bind(now)
+        .bind(k.category.as_str())
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
@@ -496,7 +507,8 @@ pub async fn save_dues(tx: &mut Tx, rows: &[DueRow]) -> Result<()> {
 pub async fn running_dues_input(tx: &mut Tx, level_id: i64, after: i64, limit: i64) -> Result<Vec<ClockRow>> {
     with_conn!(tx, c => {
         let rows = sqlx::query(
-            "SELECT ticket_id, severity, phase, consumed, running_since, warned, intervention_breached, restoration_breached
+            "SELECT ticket_id, category, severity, phase, consumed, running_since, warned, intervention_breached,
+                    restoration_breached
              FROM ticket_sla WHERE level_id = $1 AND phase <> 'done' AND ticket_id > $2 AND running_since IS NOT NULL
              ORDER BY ticket_id LIMIT $3")
             .bind(level_id).bind(after).bind(limit).fetch_all(&mut *c).await?;
@@ -504,10 +516,12 @@ pub async fn running_dues_input(tx: &mut Tx, level_id: i64, after: i64, limit: i
             .map(|r| {
                 let severity: String = r.try_get("severity")?;
                 let phase: String = r.try_get("phase")?;
+                let category: String = r.try_get("category")?;
                 Ok(ClockRow {
                     ticket_id: r.try_get("ticket_id")?,
                     contract_id: None,
                     level_id,
+                    category: crate::parse(&category)?,
                     severity: crate::parse(&severity)?,
                     phase: crate::parse(&phase)?,
                     consumed: r.try_get("consumed")?,

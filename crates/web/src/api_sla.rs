@@ -1,6 +1,8 @@
 //! The service-level API: business calendars, support levels and contracts (admins change them,
 //! staff read them), the "breaching soon" list, time entries and the monthly time report.
 
+use std::collections::BTreeMap;
+
 use app::sla::{CalendarInput, CalendarView, ContractInput, ContractPatch, ContractView, LevelInput, LevelView};
 use app::timesheet::{TimeEntryView, TimeReportRow};
 use app::views::TicketSummary;
@@ -8,7 +10,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use domain::Status;
+use domain::{Category, Status};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -90,6 +92,16 @@ pub struct MinutesBody {
     pub non_blocking: i64,
 }
 
+/// Business minutes promised to a category other than faults.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryMinutesBody {
+    /// From the opening to the intervention.
+    pub intervention: i64,
+    /// From the intervention to the restoration.
+    pub restoration: i64,
+}
+
 /// A support level.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -105,6 +117,10 @@ pub struct LevelBody {
     pub intervention_minutes: MinutesBody,
     /// Business minutes from the intervention to the restoration.
     pub restoration_minutes: MinutesBody,
+    /// Targets for categories other than faults (`service_request`, `order`, …); a category
+    /// missing here runs no clock. Faults are timed by severity.
+    #[serde(default)]
+    pub category_minutes: BTreeMap<Category, CategoryMinutesBody>,
     /// Warn at this share (per cent) of a target (default 75).
     #[serde(default = "seventy_five")]
     pub warn_percent: i64,
@@ -137,6 +153,11 @@ fn level_body(l: LevelView) -> LevelBody {
             non_blocking: l.intervention_minutes.1,
         },
         restoration_minutes: MinutesBody { blocking: l.restoration_minutes.0, non_blocking: l.restoration_minutes.1 },
+        category_minutes: l
+            .category_minutes
+            .into_iter()
+            .map(|(c, (intervention, restoration))| (c, CategoryMinutesBody { intervention, restoration }))
+            .collect(),
         warn_percent: l.warn_percent,
         pause_statuses: l.pause_statuses,
         escalation_queue: l.escalation_queue,
@@ -205,6 +226,7 @@ async fn put_level(
         calendar: b.calendar,
         intervention_minutes: (b.intervention_minutes.blocking, b.intervention_minutes.non_blocking),
         restoration_minutes: (b.restoration_minutes.blocking, b.restoration_minutes.non_blocking),
+        category_minutes: b.category_minutes.into_iter().map(|(c, m)| (c, (m.intervention, m.restoration))).collect(),
         warn_percent: b.warn_percent,
         pause_statuses: b.pause_statuses,
         escalation_queue: b.escalation_queue,

@@ -760,12 +760,24 @@ both!(
             ("pause_statuses", "stalled"),
             ("escalation_queue", "treasury"),
             ("escalation_raise", "10"),
+            ("service_request_intervention", "480"),
+            ("service_request_restoration", "960"),
+            ("order_intervention", ""),
+            ("order_restoration", ""),
         ];
         let saved = b.post("/admin/sla/levels/new", &level).await;
         assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
         let gold =
             t.app.support_levels(&cast.admin).await.unwrap().into_iter().find(|l| l.slug == "como-gold").unwrap();
         assert_eq!((gold.intervention_minutes, gold.escalation_queue.as_deref()), ((120, 240), Some("treasury")));
+        let promised: Vec<_> = gold.category_minutes.iter().map(|(c, m)| (c.as_str(), *m)).collect();
+        assert_eq!(promised, [("service_request", (480, 960))], "an empty row promises nothing");
+        let form = b.get("/admin/sla/levels/como-gold").await;
+        assert!(
+            form.body.contains(r#"name="service_request_intervention" type="number" min="1" value="480""#),
+            "{}",
+            form.body
+        );
 
         // A contract through the form shows on the customer page; before, support on request.
         let other = b.get("/customers/OTHER").await;

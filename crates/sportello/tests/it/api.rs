@@ -440,11 +440,20 @@ both!(
         // A custom level on the 24/7 calendar, a contract for ACME.
         let gold = json!({"name": "Gold", "calendar": "always",
             "intervention_minutes": {"blocking": 60, "non_blocking": 120},
-            "restoration_minutes": {"blocking": 240, "non_blocking": 480}, "warn_percent": 50})
+            "restoration_minutes": {"blocking": 240, "non_blocking": 480}, "warn_percent": 50,
+            "category_minutes": {"service_request": {"intervention": 480, "restoration": 2400}}})
         .to_string();
         let (s, v, _) = api.call("PUT", "/api/v1/sla/levels/gold", admin, Some(&gold)).await;
         assert_eq!(s, StatusCode::OK, "{v}");
         assert_eq!((v["warn_percent"].as_i64(), v["pause_statuses"][0].as_str()), (Some(50), Some("stalled")));
+        assert_eq!(v["category_minutes"]["service_request"]["restoration"].as_i64(), Some(2400), "{v}");
+        let fault_by_category = json!({"name": "Bad", "calendar": "always",
+            "intervention_minutes": {"blocking": 60, "non_blocking": 120},
+            "restoration_minutes": {"blocking": 240, "non_blocking": 480},
+            "category_minutes": {"blocking_fault": {"intervention": 1, "restoration": 1}}})
+        .to_string();
+        let (s, v, _) = api.call("PUT", "/api/v1/sla/levels/bad", admin, Some(&fault_by_category)).await;
+        assert!(s == StatusCode::BAD_REQUEST && v.to_string().contains("category_minutes.blocking_fault"), "{v}");
         assert_eq!(api.call("PUT", "/api/v1/sla/levels/gold", agent, Some(&gold)).await.0, StatusCode::FORBIDDEN);
         let k = json!({"customer": "ACME", "level": "gold", "valid_from": "2020-01-01", "included_minutes": 120, "evo": true})
             .to_string();

@@ -229,6 +229,7 @@ both!(
             calendar: level.calendar,
             intervention_minutes: level.intervention_minutes,
             restoration_minutes: level.restoration_minutes,
+            category_minutes: level.category_minutes,
             warn_percent: 75,
             pause_statuses: vec![Status::Stalled],
             escalation_queue: level.escalation_queue,
@@ -313,6 +314,84 @@ both!(
                 ("restoration".into(), "met".into()),
             ]
         );
+    }
+);
+
+both!(
+    async fn categories_other_than_faults_run_a_clock_only_when_the_level_promises_them_one(t: &Ctx) {
+        use domain::Category;
+        let cast = t.seed().await;
+        contract(t, &cast, "ACME", "professional", 0).await;
+        let levels = t.app.support_levels(&cast.admin).await.unwrap();
+        let professional = levels.into_iter().find(|l| l.slug == "professional").unwrap();
+        assert!(professional.category_minutes.is_empty(), "the presets promise faults only");
+        let save = |categories: &[(Category, (i64, i64))]| LevelInput {
+            slug: professional.slug.clone(),
+            name: professional.name.clone(),
+            calendar: professional.calendar.clone(),
+            intervention_minutes: professional.intervention_minutes,
+            restoration_minutes: professional.restoration_minutes,
+            category_minutes: categories.iter().copied().collect(),
+            ..Default::default()
+        };
+        // Service requests: intervention in 8 business hours, done 16 hours after.
+        t.app.save_support_level(&cast.admin, save(&[(Category::ServiceRequest, (480, 960))])).await.unwrap();
+        let stored = t.app.support_levels(&cast.admin).await.unwrap();
+        let stored = stored.iter().find(|l| l.slug == "professional").unwrap();
+        assert_eq!(stored.category_minutes.get(&Category::ServiceRequest), Some(&(480, 960)));
+
+        let clock = app::Clock::manual(rome("2026-11-20T16:30:00"));
+        let a = t.app.clone().with_clock(clock.clone());
+        let of = |category| app::tickets::NewTicketInput {
+            category: Some(category),
+            ..fault("Port forward", "anna@acme.example")
+        };
+        // Friday 16:30 + 8 h: 1.5 h on Friday, 6.5 h on Monday (09-13, 14-16:30).
+        let request = a.create_ticket(&cast.agent, of(Category::ServiceRequest)).await.unwrap();
+        let sla = request.sla.expect("service requests are promised");
+        assert_eq!(sla.intervention_due, Some(rome("2026-11-23T16:30:00")));
+        // A question: nothing promised, so no clock (support goes on, untimed).
+        let question = a.create_ticket(&cast.agent, of(Category::InformationRequest)).await.unwrap();
+        assert!(question.sla.is_none());
+
+        // The question turns out to be a fault on Monday 09:00: the clock counts from the opening
+        // (blocking, 4 h: 1.5 h Friday, 2.5 h Monday) and says so.
+        clock.set(rome("2026-11-23T09:00:00"));
+        let to = |c: Category| app::tickets::TicketPatch { category: Some(c), ..Default::default() };
+        let blocking = app::tickets::TicketPatch {
+            category: Some(Category::BlockingFault),
+            severity: Some(domain::Severity::Blocking),
+            ..Default::default()
+        };
+        let v = a.update_ticket(&cast.agent, question.number, blocking).await.unwrap();
+        assert_eq!(v.sla.unwrap().intervention_due, Some(rome("2026-11-23T11:30:00")));
+        assert_eq!(sla_events(t, &cast, question.number).await, [("level".into(), "professional".into())]);
+
+        // The service request becomes an order, which the level promises nothing for: no clock.
+        let v = a.update_ticket(&cast.agent, request.number, to(Category::Order)).await.unwrap();
+        assert!(v.sla.is_none());
+        // And back to a service request: the clock restarts from the opening, 1.5 h consumed
+        // on Friday, due Monday 16:30 again.
+        let v = a.update_ticket(&cast.agent, request.number, to(Category::ServiceRequest)).await.unwrap();
+        assert_eq!(v.sla.unwrap().intervention_due, Some(rome("2026-11-23T16:30:00")));
+        // A fault recategorised as a service request keeps the time consumed: the fault (opened
+        // Friday 16:30) used 1.5 h Friday + 1 h Monday by 10:00, so 5.5 h of 8 are left.
+        clock.set(rome("2026-11-23T10:00:00"));
+        let v = a.update_ticket(&cast.agent, question.number, to(Category::ServiceRequest)).await.unwrap();
+        assert_eq!(v.sla.unwrap().intervention_due, Some(rome("2026-11-23T16:30:00")));
+        assert!(sla_events(t, &cast, question.number).await.contains(&("category".into(), "service_request".into())));
+
+        // Withdrawing the promise drops the running clocks of that category when the recompute runs.
+        a.save_support_level(&cast.admin, save(&[])).await.unwrap();
+        assert_eq!(a.recompute_calendar(&professional.calendar).await.unwrap(), 0, "both dropped, none left");
+        assert!(a.ticket(&cast.agent, request.number).await.unwrap().sla.is_none());
+        assert!(a.ticket(&cast.agent, question.number).await.unwrap().sla.is_none());
+
+        // Bad targets name the category; faults cannot be given per category.
+        let e = t.app.save_support_level(&cast.admin, save(&[(Category::Order, (0, 10))])).await.unwrap_err();
+        assert!(e.to_string().contains("category_minutes.order"), "{e}");
+        let e = t.app.save_support_level(&cast.admin, save(&[(Category::BlockingFault, (10, 10))])).await.unwrap_err();
+        assert!(e.to_string().contains("category_minutes.blocking_fault"), "{e}");
     }
 );
 

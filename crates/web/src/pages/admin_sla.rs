@@ -14,8 +14,8 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use domain::Status;
 use domain::calendar::WEEKDAYS;
+use domain::{Category, Status};
 use serde::Deserialize;
 
 use super::admin::{Opt, admin, invalid, opt, posted, problems, to};
@@ -564,6 +564,14 @@ struct LevelForm {
     pause_statuses: Vec<String>,
     escalation_queue: String,
     escalation_raise: String,
+    /// Targets for each category other than faults: (category, intervention, restoration);
+    /// both empty when the level promises nothing for it.
+    categories: Vec<(Category, String, String)>,
+}
+
+/// The categories a level may promise times for (faults go by severity).
+fn other_categories() -> impl Iterator<Item = Category> {
+    Category::ALL.iter().copied().filter(|c| !c.is_fault())
 }
 
 impl LevelForm {
@@ -580,6 +588,12 @@ impl LevelForm {
             pause_statuses: l.pause_statuses.iter().map(|s| s.as_str().to_owned()).collect(),
             escalation_queue: l.escalation_queue.clone().unwrap_or_default(),
             escalation_raise: l.escalation_raise.to_string(),
+            categories: other_categories()
+                .map(|c| match l.category_minutes.get(&c) {
+                    Some((i, r)) => (c, i.to_string(), r.to_string()),
+                    None => (c, String::new(), String::new()),
+                })
+                .collect(),
         }
     }
 
@@ -596,6 +610,9 @@ impl LevelForm {
             pause_statuses: f.all("pause_statuses").iter().map(|s| s.trim().to_owned()).collect(),
             escalation_queue: f.text("escalation_queue"),
             escalation_raise: f.text("escalation_raise"),
+            categories: other_categories()
+                .map(|c| (c, f.text(&format!("{c}_intervention")), f.text(&format!("{c}_restoration"))))
+                .collect(),
         }
     }
 
@@ -622,6 +639,14 @@ impl LevelForm {
                 Err(e) => p.push(FieldProblem { field: "pause_statuses".into(), message: e }),
             }
         }
+        let mut category_minutes = std::collections::BTreeMap::new();
+        for (c, i, r) in &self.categories {
+            if i.trim().is_empty() && r.trim().is_empty() {
+                continue;
+            }
+            let field = format!("category_minutes.{c}");
+            category_minutes.insert(*c, (number(&mut p, &field, i), number(&mut p, &field, r)));
+        }
         if !p.is_empty() {
             return Err(Error::Invalid(p));
         }
@@ -631,6 +656,7 @@ impl LevelForm {
             calendar: self.calendar.clone(),
             intervention_minutes: intervention,
             restoration_minutes: restoration,
+            category_minutes,
             warn_percent,
             pause_statuses,
             escalation_queue: Some(self.escalation_queue.clone()).filter(|q| !q.is_empty()),
@@ -699,6 +725,7 @@ async fn new_level(State(state): State<AppState>, viewer: Viewer) -> Result<Resp
         warn_percent: defaults.warn_percent.to_string(),
         pause_statuses: defaults.pause_statuses.iter().map(|s| s.as_str().to_owned()).collect(),
         escalation_raise: defaults.escalation_raise.to_string(),
+        categories: other_categories().map(|c| (c, String::new(), String::new())).collect(),
         ..Default::default()
     };
     Ok(render(&LevelPage::load(&state, &viewer, s, None, form).await?))
