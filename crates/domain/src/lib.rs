@@ -9,6 +9,7 @@ pub mod priority;
 pub mod reference;
 pub mod search;
 pub mod sla;
+pub mod territory;
 pub mod ticket;
 pub mod validate;
 
