@@ -7,6 +7,7 @@ pub mod fields;
 pub mod mail;
 pub mod priority;
 pub mod reference;
+pub mod scope;
 pub mod search;
 pub mod sla;
 pub mod territory;
