@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod clock;
 pub mod fields;
 pub mod mail;
+pub mod notice;
 pub mod priority;
 pub mod reference;
 pub mod scope;
