@@ -11,6 +11,7 @@ pub mod reference;
 pub mod scope;
 pub mod search;
 pub mod sla;
+pub mod storm;
 pub mod territory;
 pub mod ticket;
 pub mod validate;
