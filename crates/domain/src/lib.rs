@@ -5,10 +5,14 @@ pub mod calendar;
 pub mod clock;
 pub mod fields;
 pub mod mail;
+pub mod notice;
 pub mod priority;
 pub mod reference;
+pub mod scope;
 pub mod search;
 pub mod sla;
+pub mod storm;
+pub mod territory;
 pub mod ticket;
 pub mod validate;
 
