@@ -27,6 +27,10 @@ pub enum Error {
     /// Some inputs are wrong.
     #[error("invalid input: {}", .0.iter().map(|p| format!("{}: {}", p.field, p.message)).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<FieldProblem>),
+    /// Well-formed input that names things that do not exist or cannot hold together (a scope
+    /// with unknown codes, an empty scope, an inverted window).
+    #[error("unprocessable: {}", .0.iter().map(|p| format!("{}: {}", p.field, p.message)).collect::<Vec<_>>().join("; "))]
+    Unprocessable(Vec<FieldProblem>),
     /// A status change the lifecycle refuses.
     #[error("{message}")]
     Transition {

@@ -11,6 +11,7 @@ mod clocks;
 pub mod console;
 pub mod error;
 pub mod ingest;
+pub mod inventory;
 pub mod invitations;
 pub mod jobs;
 pub mod mail;

@@ -82,6 +82,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_sla_categories.sql"),
         postgres: include_str!("../migrations/postgres/0011_sla_categories.sql"),
     },
+    Migration {
+        version: 12,
+        name: "notices",
+        sqlite: include_str!("../migrations/sqlite/0012_notices.sql"),
+        postgres: include_str!("../migrations/postgres/0012_notices.sql"),
+    },
 ];
 
 /// A fingerprint of the whole migration history of one backend (for test templates).

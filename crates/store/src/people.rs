@@ -381,3 +381,28 @@ pub async fn revoke_token(tx: &mut Tx, id: i64, now: i64) -> Result<bool> {
         .bind(id).bind(now).execute(&mut *c).await?.rows_affected());
     Ok(n > 0)
 }
+
+/// Adds a customer or updates the one with this code; returns its id.
+pub async fn upsert_customer(
+    tx: &mut Tx,
+    code: &str,
+    name: &str,
+    vip: bool,
+    partner_id: Option<i64>,
+    now: i64,
+) -> Result<i64> {
+    match customer_by_code(tx, code).await? {
+        Some(c) => {
+            update_customer(tx, c.id, name, vip, partner_id, now).await?;
+            Ok(c.id)
+        }
+        None => Ok(insert_customer(tx, code, name, vip, partner_id, now).await?.id),
+    }
+}
+
+/// Attaches a contact to a customer.
+pub async fn attach_contact(tx: &mut Tx, contact_id: i64, customer_id: i64, now: i64) -> Result<()> {
+    with_conn!(tx, c => sqlx::query("UPDATE contacts SET customer_id = $2, updated_at = $3 WHERE id = $1")
+        .bind(contact_id).bind(customer_id).bind(now).execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
+}

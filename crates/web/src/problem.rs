@@ -83,6 +83,12 @@ impl From<app::Error> for ApiError {
                 a.problem.errors = errors;
                 a
             }
+            E::Unprocessable(errors) => {
+                let mut a =
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", "Unprocessable input", detail);
+                a.problem.errors = errors;
+                a
+            }
             E::Transition { allowed, .. } => {
                 let mut a =
                     ApiError::new(StatusCode::CONFLICT, "invalid-transition", "Status change not allowed", detail);

@@ -221,7 +221,7 @@ impl IntoResponse for PageError {
             Error::NotFound(_) => (StatusCode::NOT_FOUND, tr, "error-not-found"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, tr, "error-forbidden"),
             Error::Unauthenticated => return Redirect::to("/login").into_response(),
-            Error::Invalid(_) | Error::Transition { .. } | Error::Conflict(_) => {
+            Error::Invalid(_) | Error::Unprocessable(_) | Error::Transition { .. } | Error::Conflict(_) => {
                 (StatusCode::BAD_REQUEST, tr, "error-invalid")
             }
             Error::RateLimited(_) | Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, tr, "error-unavailable"),
