@@ -63,6 +63,8 @@ pub(crate) struct NoticeCache {
     pub levels: Ttl<i64, std::sync::Arc<crate::clocks::Rules>>,
     /// The contract in force by (customer id, UTC date).
     pub contracts: Ttl<(i64, String), Option<crate::clocks::InForce>>,
+    /// The published notices visible now, compiled for matching lines.
+    pub visible: Ttl<(), Arc<crate::notices::Visible>>,
 }
 
 impl NoticeCache {
@@ -74,5 +76,6 @@ impl NoticeCache {
         self.queue_rows.clear();
         self.levels.clear();
         self.contracts.clear();
+        self.visible.clear();
     }
 }

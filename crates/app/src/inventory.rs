@@ -273,7 +273,7 @@ impl App {
         let format =
             domain::territory::detect_format(&head_refs).map_err(|e| Error::invalid("header", e.to_string()))?;
         let mut report = ImportReport::default();
-        let mut records: Vec<TerritoryRecord> = Vec::new();
+        let mut records: Vec<(u64, TerritoryRecord)> = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut rec = csv::StringRecord::new();
         while let Some(line) = next_record(&mut r, &mut rec, &mut report) {
@@ -287,7 +287,7 @@ impl App {
                             Some(_) => report.reject(line, format!("code `{}` appears twice", t.code)),
                             None => {
                                 seen.insert(t.code.clone(), records.len());
-                                records.push(t);
+                                records.push((line, t));
                             }
                         }
                     }
@@ -298,7 +298,8 @@ impl App {
         let mut tx = self.db.write().await?;
         let known = TerritoryTree::load(&mut tx).await?;
         // Parents first; a parent must be in the file or already stored, one level up.
-        records.sort_by_key(|t| t.level.rank());
+        let levels: HashMap<String, TerritoryLevel> = records.iter().map(|(_, t)| (t.code.clone(), t.level)).collect();
+        records.sort_by_key(|(_, t)| t.level.rank());
         let mut rows = Vec::with_capacity(records.len() + 1);
         if format == TerritoryFormat::Istat && known.get(domain::territory::ITALY).is_none() {
             rows.push(TerritoryIn {
@@ -309,21 +310,21 @@ impl App {
                 population: None,
             });
         }
-        for t in &records {
+        for (line, t) in &records {
+            let line = *line;
             if let Some(p) = &t.parent_code {
-                let parent_level = seen
+                let parent_level = levels
                     .get(p)
-                    .and_then(|i| records.get(*i))
-                    .map(|r| r.level)
+                    .copied()
                     .or_else(|| known.get(p).and_then(|r| TerritoryLevel::parse(&r.level)))
                     .or_else(|| (p == domain::territory::ITALY).then_some(TerritoryLevel::Country));
                 match parent_level {
                     None => {
-                        report.reject(0, format!("`{}`: unknown parent_code `{p}`", t.code));
+                        report.reject(line, format!("`{}`: unknown parent_code `{p}`", t.code));
                         continue;
                     }
                     Some(l) if !domain::territory::may_parent(t.level, l) => {
-                        report.reject(0, format!("`{}`: a {} cannot sit in a {l}", t.code, t.level));
+                        report.reject(line, format!("`{}`: a {} cannot sit in a {l}", t.code, t.level));
                         continue;
                     }
                     Some(_) => {}

@@ -16,6 +16,7 @@ pub mod invitations;
 pub mod jobs;
 pub mod mail;
 pub mod mailboxes;
+pub mod notices;
 pub mod notify;
 pub mod sessions;
 pub mod sla;

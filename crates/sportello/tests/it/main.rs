@@ -15,6 +15,7 @@ mod mail_imap;
 mod mail_in;
 mod mail_out;
 mod mail_parse;
+mod notices;
 mod pages;
 mod portal_pages;
 mod process;
