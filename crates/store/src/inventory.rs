@@ -162,7 +162,7 @@ pub async fn element(tx: &mut Tx, code: &str) -> Result<Option<ElementRow>> {
 
 /// Network elements whose code or name contains `text` (case-insensitive), for pickers.
 pub async fn search_elements(tx: &mut Tx, text: &str, limit: i64) -> Result<Vec<ElementRow>> {
-    let pattern = format!("%{}%", text.to_lowercase().replace('%', "").replace('_', ""));
+    let pattern = format!("%{}%", text.to_lowercase().replace(['%', '_'], ""));
     let rows: Vec<(i64, String, String, String, Option<i64>)> = with_conn!(tx, c => sqlx::query_as(
         "SELECT id, code, name, kind, parent_id FROM network_elements
          WHERE lower(code) LIKE $1 OR lower(name) LIKE $1 ORDER BY code LIMIT $2")

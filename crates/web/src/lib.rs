@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod api_mail;
+pub mod api_notices;
 pub mod api_sla;
 pub mod pages;
 pub mod problem;
@@ -69,6 +70,7 @@ impl Modify for BearerAuth {
         (name = "tokens", description = "API tokens (admins)"),
         (name = "jobs", description = "Background jobs (admins)"),
         (name = "email", description = "Queue addresses and policies, notification templates, IMAP mailboxes, the quarantine (admins)"),
+        (name = "notices", description = "Lines, targeted outage and maintenance notices, their scope preview, timeline and the notices touching a customer or a line"),
         (name = "sla", description = "Business calendars, support levels, contracts, SLA breaches soon, time entries and the monthly time report"),
     )
 )]
@@ -77,7 +79,7 @@ struct ApiDoc;
 /// The OpenAPI document of the API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, api) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
-        .nest("/api/v1", api::routes().merge(api_mail::routes()).merge(api_sla::routes()))
+        .nest("/api/v1", api::routes().merge(api_mail::routes()).merge(api_sla::routes()).merge(api_notices::routes()))
         .split_for_parts();
     api
 }
@@ -200,7 +202,7 @@ pub fn router_with(app: App, pages_config: pages::PagesConfig) -> Router {
     let live = pages::live::Hub::new(app.clone());
     let state = AppState { app, metrics: metrics_handle(), pages: std::sync::Arc::new(pages_config), live };
     let (api, _) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/api/v1", api::routes().merge(api_mail::routes()).merge(api_sla::routes()))
+        .nest("/api/v1", api::routes().merge(api_mail::routes()).merge(api_sla::routes()).merge(api_notices::routes()))
         .split_for_parts();
     Router::new()
         .merge(api)

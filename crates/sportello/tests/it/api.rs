@@ -546,3 +546,57 @@ both!(
         assert_eq!(api.call("DELETE", "/api/v1/sla/calendars/nowhere", admin, None).await.0, StatusCode::NOT_FOUND);
     }
 );
+
+both!(
+    async fn notice_routes_create_count_update_and_refuse_unknown_codes_with_422(t: &Ctx) {
+        let (api, cast) = Api::new(t).await;
+        crate::notices::inventory(t, &cast).await;
+        let agent = Some(api.agent.as_str());
+        let body = json!({"kind": "incident", "title": "Guasto fibra", "body": "Stiamo lavorando", "impact": "outage",
+            "scope": {"terms": [{"territory": "015", "service": "FTTH"}, {"network_element": "MI-OLT-07"}], "lines": ["ACME-3"]}})
+        .to_string();
+        let (s, v, _) = api.call("POST", "/api/v1/notices", agent, Some(&body)).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let id = v["id"].as_i64().unwrap();
+        let (s, v, _) = api.call("GET", &format!("/api/v1/notices/{id}"), agent, None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!((v["affected_lines"].as_i64(), v["affected_customers"].as_i64()), (Some(4), Some(2)), "{v}");
+        assert_eq!(v["scope"]["terms"][1]["network_element"], "MI-OLT-07");
+        let update = json!({"state": "identified", "body": "Causa individuata"}).to_string();
+        let (s, v, _) = api.call("POST", &format!("/api/v1/notices/{id}/updates"), agent, Some(&update)).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        assert_eq!(
+            (v["state"].as_str(), v["timeline"][0]["text"].as_str()),
+            (Some("identified"), Some("Causa individuata"))
+        );
+        let (_, v, _) = api.call("GET", "/api/v1/customers/ACME/notices", agent, None).await;
+        assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+        let (_, v, _) = api.call("GET", "/api/v1/lines/OTHER-1/notices", agent, None).await;
+        assert_eq!(v.as_array().unwrap().len(), 0, "{v}");
+        let (s, _, _) = api.call("GET", "/api/v1/lines/GHOST/notices", agent, None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (_, v, _) = api.call("GET", "/api/v1/customers/ACME/lines", agent, None).await;
+        assert_eq!(v.as_array().unwrap().len(), 3, "{v}");
+
+        // Unknown codes: 422 listing each; an empty scope and an inverted window: 422; nothing saved.
+        let unknown = json!({"kind": "incident", "title": "x", "body": "x",
+            "scope": {"terms": [{"territory": "999"}, {"network_element": "NOPE", "service": "PIGEON"}]}})
+        .to_string();
+        let (s, v, _) = api.call("POST", "/api/v1/notices", agent, Some(&unknown)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        let fields: Vec<&str> = v["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        assert_eq!(fields, ["scope.terms[0].territory", "scope.terms[1].network_element", "scope.terms[1].service"]);
+        let empty = json!({"kind": "incident", "title": "x", "body": "x", "scope": {}}).to_string();
+        assert_eq!(api.call("POST", "/api/v1/notices", agent, Some(&empty)).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+        let inverted = json!({"kind": "maintenance", "title": "x", "body": "x", "scope": {"lines": ["ACME-1"]},
+            "window": {"start": "2026-12-01T02:00:00Z", "end": "2026-12-01T01:00:00Z"}})
+        .to_string();
+        assert_eq!(
+            api.call("POST", "/api/v1/notices", agent, Some(&inverted)).await.0,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        let (_, v, _) = api.call("GET", "/api/v1/notices", agent, None).await;
+        assert_eq!(v.as_array().unwrap().len(), 1);
+        assert_eq!(api.call("POST", "/api/v1/notices", None, Some(&body)).await.0, StatusCode::UNAUTHORIZED);
+    }
+);

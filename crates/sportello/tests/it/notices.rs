@@ -37,7 +37,7 @@ LAKE-1,LAKE,FTTH,015002,,active
 OTHER-1,OTHER,FTTH,058091,RM-POP-1,active
 ";
 
-async fn inventory(t: &Ctx, cast: &Cast) {
+pub(crate) async fn inventory(t: &Ctx, cast: &Cast) {
     let ok = |r: app::inventory::ImportReport| assert!(r.rejected.is_empty() && !r.aborted, "{r:?}");
     ok(t.app.import_territory(&cast.admin, TERRITORY.as_bytes(), true).await.unwrap());
     ok(t.app.import_network(&cast.admin, NETWORK.as_bytes(), true).await.unwrap());
