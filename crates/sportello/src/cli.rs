@@ -142,8 +142,9 @@ pub struct ServeArgs {
     /// polls none).
     #[arg(long, env = "SPORTELLO_IMAP_INTERVAL", default_value_t = 60)]
     pub imap_interval: u64,
-    /// Seconds between two sweeps for SLA warnings and breaches (0: this node sweeps none;
-    /// several nodes may sweep, each mark is recorded once).
+    /// Seconds between two sweeps for SLA warnings and breaches and for maintenance windows
+    /// starting or ending (0: this node sweeps none; several nodes may sweep, each mark and each
+    /// window edge is recorded once).
     #[arg(long, env = "SPORTELLO_SLA_INTERVAL", default_value_t = 30)]
     pub sla_interval: u64,
     /// PEM file of certificates to trust for IMAP over TLS besides the system's (a private CA).

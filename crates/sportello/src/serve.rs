@@ -58,9 +58,12 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
         println!("sportello: LMTP on {bound}");
     }
     if args.sla_interval > 0 {
-        let (app, stop) = (app.clone(), stop_rx.clone());
         let every = std::time::Duration::from_secs(args.sla_interval);
-        workers.push(tokio::spawn(async move { app.run_sla_sweeper(every, stop).await }));
+        let (sla, stop) = (app.clone(), stop_rx.clone());
+        workers.push(tokio::spawn(async move { sla.run_sla_sweeper(every, stop).await }));
+        // Maintenance windows move their notices at the same pace.
+        let (notices, stop) = (app.clone(), stop_rx.clone());
+        workers.push(tokio::spawn(async move { notices.run_notice_sweeper(every, stop).await }));
     }
     if args.imap_interval > 0 {
         let extra_roots = match &args.imap_ca_file {
