@@ -438,20 +438,29 @@ impl App {
                 return Err(Error::NotFound(format!("notice {id}")));
             }
         }
-        self.notice_view(&mut tx, actor, n, true).await
+        let language = reader_language(&mut tx, actor).await?;
+        self.notice_view(&mut tx, actor, &language, n, true).await
     }
 
-    async fn notice_view(&self, tx: &mut Tx, actor: &Actor, n: NoticeRow, counts: bool) -> Result<NoticeView> {
-        let language = reader_language(tx, actor).await?;
+    /// The view of a notice for `actor`, reading `language`; `counts` adds the live affected
+    /// counts for staff.
+    async fn notice_view(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        language: &str,
+        n: NoticeRow,
+        counts: bool,
+    ) -> Result<NoticeView> {
         let texts = texts_of(&n.texts);
-        let shown = pick(&texts, &language).cloned().unwrap_or_default();
-        let updates = store::notices::updates_of(tx, &[n.id]).await?;
+        let shown = pick(&texts, language).cloned().unwrap_or_default();
+        let updates = store::notices::updates_of(tx, n.id).await?;
         let timeline = updates
             .iter()
             .map(|u| TimelineEntry {
                 at: ts(u.at),
                 state: NoticeState::parse(&u.state).unwrap_or(NoticeState::Investigating),
-                text: pick(&texts_of(&u.texts), &language).map(|t| t.body.clone()).unwrap_or_default(),
+                text: pick(&texts_of(&u.texts), language).map(|t| t.body.clone()).unwrap_or_default(),
             })
             .collect();
         let staff = actor.is_staff();
@@ -502,7 +511,7 @@ impl App {
         let mut tx = self.db.read().await?;
         let mut out = Vec::new();
         for n in store::notices::open(&mut tx).await? {
-            out.push(self.notice_view(&mut tx, actor, n, false).await?);
+            out.push(self.notice_view(&mut tx, actor, "en", n, false).await?);
         }
         Ok(out)
     }
@@ -582,9 +591,10 @@ impl App {
             .await?
             .filter(|c| crate::access::may_see_customer(actor, c.id, c.partner_id))
             .ok_or_else(|| Error::NotFound(format!("customer {code}")))?;
+        let language = reader_language(&mut tx, actor).await?;
         let mut out = Vec::new();
         for n in self.notices_for_customers(&mut tx, &[c.id]).await? {
-            out.push(self.notice_view(&mut tx, actor, n, false).await?);
+            out.push(self.notice_view(&mut tx, actor, &language, n, false).await?);
         }
         Ok(out)
     }
@@ -593,9 +603,10 @@ impl App {
     pub async fn line_notices(&self, actor: &Actor, identifier: &str) -> Result<Vec<NoticeView>> {
         let mut tx = self.db.read().await?;
         let l = self.visible_line(&mut tx, actor, identifier).await?;
+        let language = reader_language(&mut tx, actor).await?;
         let mut out = Vec::new();
         for (n, _) in self.notices_touching(&mut tx, &[l]).await? {
-            out.push(self.notice_view(&mut tx, actor, n, false).await?);
+            out.push(self.notice_view(&mut tx, actor, &language, n, false).await?);
         }
         Ok(out)
     }
@@ -609,9 +620,10 @@ impl App {
             return Ok(Vec::new());
         }
         let lines = store::inventory::lines_of(&mut tx, &customers).await?;
+        let language = reader_language(&mut tx, actor).await?;
         let mut out = Vec::new();
         for (n, touched) in self.notices_touching(&mut tx, &lines).await? {
-            out.push((self.notice_view(&mut tx, actor, n, false).await?, touched));
+            out.push((self.notice_view(&mut tx, actor, &language, n, false).await?, touched));
         }
         Ok(out)
     }

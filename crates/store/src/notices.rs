@@ -156,22 +156,15 @@ pub async fn insert_update(
     Ok(id)
 }
 
-/// The timelines of these notices, oldest first.
-pub async fn updates_of(tx: &mut Tx, notice_ids: &[i64]) -> Result<Vec<UpdateRow>> {
-    let mut out = Vec::new();
-    for id in notice_ids {
-        let rows: Vec<(i64, i64, String, String, i64)> = with_conn!(tx, c => sqlx::query_as(
-            "SELECT id, notice_id, state, texts, at FROM notice_updates WHERE notice_id = $1 ORDER BY id")
-            .bind(id).fetch_all(&mut *c).await)?;
-        out.extend(rows.into_iter().map(|(id, notice_id, state, texts, at)| UpdateRow {
-            id,
-            notice_id,
-            state,
-            texts,
-            at,
-        }));
-    }
-    Ok(out)
+/// A notice's timeline, oldest first.
+pub async fn updates_of(tx: &mut Tx, notice_id: i64) -> Result<Vec<UpdateRow>> {
+    let rows: Vec<(i64, i64, String, String, i64)> = with_conn!(tx, c => sqlx::query_as(
+        "SELECT id, notice_id, state, texts, at FROM notice_updates WHERE notice_id = $1 ORDER BY id")
+        .bind(notice_id).fetch_all(&mut *c).await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, notice_id, state, texts, at)| UpdateRow { id, notice_id, state, texts, at })
+        .collect())
 }
 
 /// Links a ticket to a notice (once); returns whether it is new.
