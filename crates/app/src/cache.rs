@@ -63,6 +63,8 @@ pub(crate) struct NoticeCache {
     pub levels: Ttl<i64, std::sync::Arc<crate::clocks::Rules>>,
     /// The contract in force by (customer id, UTC date).
     pub contracts: Ttl<(i64, String), Option<crate::clocks::InForce>>,
+    /// The settings and what the public status page read (see [`crate::status`]).
+    pub status: crate::status::StatusCache,
     /// The published notices visible now, compiled for matching lines.
     pub visible: Ttl<(), Arc<crate::notices::Visible>>,
 }
@@ -76,6 +78,7 @@ impl NoticeCache {
         self.queue_rows.clear();
         self.levels.clear();
         self.contracts.clear();
+        self.status.clear();
         self.visible.clear();
     }
 }

@@ -213,6 +213,7 @@ impl App {
             restoration_due: None,
             next_due: None,
             alarm_at: None,
+            notice_id: None,
         };
         // A ticket opened after the fact (a customer set later) may already be late.
         c.check(&rules.level, rules.promise(&k), rules.warn_percent, instant(now));
@@ -666,6 +667,7 @@ pub(crate) fn sla_view_of(k: &ClockRow, rules: &Rules, evo: bool, now: Timestamp
         left: if k.phase == Phase::Done { 0 } else { c.left_at(&rules.level, rules.promise(k), now).as_secs() },
         intervention_breached: k.intervention_breached,
         restoration_breached: k.restoration_breached,
+        notice: k.notice_id,
     }
 }
 

@@ -6,19 +6,31 @@
 //! import and nothing is written (one transaction). Imports are idempotent: a row updates what
 //! its code or identifier names.
 
+mod rows;
+
 use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::io::Read;
+use std::time::{Duration, Instant};
 
 use domain::territory::{MergerRecord, TerritoryFormat, TerritoryLevel, TerritoryRecord};
+use rows::{CsvLines, Next};
 use serde::Serialize;
-use store::Tx;
-use store::inventory::{LineIn, LineRow, TerritoryIn};
+use store::inventory::{LineCounts, LineIn, LineLoad, LineRow, TerritoryIn};
+use store::{Db, Tx};
 
 use crate::access::Actor;
 use crate::{App, Error, Result};
 
-/// How many lines one write statement batch carries.
-const LINE_BATCH: usize = 20_000;
+/// How many lines the reader hands to the writer at a time.
+pub const LINE_BATCH: usize = 20_000;
+
+/// How often a line import commits what it has written (without `strict`), so that other
+/// writers get their turn and a failure loses little.
+const COMMIT_EVERY: Duration = Duration::from_secs(2);
+
+/// How many refused rows a report lists; beyond, it only counts them.
+pub const MAX_LISTED: usize = 100_000;
 
 /// A row an import could not use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,31 +46,55 @@ pub struct Rejected {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportReport {
-    /// Data rows read (the header not counted).
+    /// Data rows read (the header and blank lines not counted).
     pub rows: u64,
     /// Records written (added or updated).
     pub imported: u64,
-    /// Rows refused, with their line numbers.
+    /// Of those, records that were not stored yet.
+    pub added: u64,
+    /// Of those, stored records that were rewritten.
+    pub updated: u64,
+    /// Lines already stored exactly as given, left alone (line imports only).
+    pub unchanged: u64,
+    /// Rows refused, by line number (the first [`MAX_LISTED`]).
     pub rejected: Vec<Rejected>,
+    /// Rows refused beyond those listed.
+    pub rejected_unlisted: u64,
     /// Strict mode met a bad row: nothing was written.
     pub aborted: bool,
 }
 
 impl ImportReport {
     fn reject(&mut self, line: u64, reason: impl Into<String>) {
-        self.rejected.push(Rejected { line, reason: reason.into() });
+        if self.rejected.len() < MAX_LISTED {
+            self.rejected.push(Rejected { line, reason: reason.into() });
+        } else {
+            self.rejected_unlisted += 1;
+        }
+    }
+
+    /// How many rows were refused in all.
+    pub fn rejected_count(&self) -> u64 {
+        self.rejected.len() as u64 + self.rejected_unlisted
+    }
+
+    /// Puts the refused rows in line order; in strict mode with a refused row, says nothing
+    /// was written.
+    fn finish(mut self, strict: bool) -> ImportReport {
+        self.rejected.sort_by_key(|r| r.line);
+        if strict && self.rejected_count() > 0 {
+            self.aborted = true;
+            (self.imported, self.added, self.updated, self.unchanged) = (0, 0, 0, 0);
+        }
+        self
     }
 }
 
-/// A CSV reader over `input` with a header, trimming fields and allowing ragged rows (they are
-/// reported, not fatal).
-fn reader<R: Read>(input: R) -> csv::Reader<R> {
-    csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(input)
-}
-
-fn header<R: Read>(r: &mut csv::Reader<R>) -> Result<Vec<String>> {
-    let h = r.headers().map_err(|e| Error::invalid("header", format!("unreadable CSV header: {e}")))?;
-    Ok(h.iter().map(|f| f.trim_start_matches('\u{feff}').trim().to_ascii_lowercase()).collect())
+/// Opens a CSV file and reads its header (column names trimmed, in lower case).
+fn open_csv<R: Read>(input: R) -> Result<(CsvLines<R>, Vec<String>)> {
+    let mut r = CsvLines::new(input);
+    let head = r.header().map_err(|e| Error::invalid("file", e))?;
+    Ok((r, head))
 }
 
 /// Checks a header against the expected columns, naming what is missing or extra.
@@ -69,35 +105,261 @@ fn expect_header(found: &[String], expected: &[&str]) -> Result<()> {
     Err(Error::invalid("header", format!("expected the columns `{}`, found `{}`", expected.join(","), found.join(","))))
 }
 
-/// Reads the next record; `Ok(None)` at the end. An unreadable record (bad UTF-8, broken
-/// quoting) is reported and skipped.
-fn next_record<R: Read>(r: &mut csv::Reader<R>, rec: &mut csv::StringRecord, report: &mut ImportReport) -> Option<u64> {
+/// The next row of a file, counting it; `None` at the end. A line that cannot be read as a
+/// row is counted and refused here.
+fn next_row<R: Read>(r: &mut CsvLines<R>, report: &mut ImportReport) -> Result<Option<u64>> {
     loop {
-        match r.read_record(rec) {
-            Ok(true) => {
+        let next = r.next_line().map_err(|e| Error::invalid("file", format!("cannot read the file: {e}")))?;
+        match next {
+            Next::End => return Ok(None),
+            Next::Row(line) => {
                 report.rows += 1;
-                return Some(rec.position().map_or(report.rows + 1, |p| p.line()));
+                return Ok(Some(line));
             }
-            Ok(false) => return None,
-            Err(e) => {
+            Next::Bad(line, reason) => {
                 report.rows += 1;
-                let line = e.position().map_or(report.rows + 1, |p| p.line());
-                report.reject(line, format!("unreadable row: {e}"));
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    return None;
-                }
+                report.reject(line, reason);
             }
         }
     }
 }
 
+/// A file with a header and no row is refused: nothing to import is more likely a mistake.
+fn require_rows(report: &ImportReport) -> Result<()> {
+    if report.rows == 0 {
+        return Err(Error::invalid("file", "no data rows after the header"));
+    }
+    Ok(())
+}
+
 /// A line's status as imported.
 fn line_status(text: &str) -> Option<&'static str> {
-    match text.to_ascii_lowercase().as_str() {
-        "" | "active" => Some("active"),
-        "suspended" => Some("suspended"),
-        "ceased" => Some("ceased"),
-        _ => None,
+    ["active", "suspended", "ceased"]
+        .into_iter()
+        .find(|s| s.eq_ignore_ascii_case(text))
+        .or(text.is_empty().then_some("active"))
+}
+
+/// A hasher for keys that are already hashes.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// The identifiers met so far in a file, with the line of their first appearance, in 16 bytes
+/// each (a 64-bit hash as the key, a second, independent 32-bit one beside the line): two
+/// different identifiers are taken for one only if both hashes collide, about one chance in
+/// 10^15 over a file of ten million lines.
+struct SeenIdentifiers {
+    first: HashMap<u64, (u32, u32), BuildHasherDefault<PassThrough>>,
+    keys: (RandomState, RandomState),
+}
+
+impl SeenIdentifiers {
+    fn new() -> Self {
+        SeenIdentifiers { first: HashMap::default(), keys: (RandomState::new(), RandomState::new()) }
+    }
+
+    /// Records `identifier` at `line`; the line it first appeared on when it was met before.
+    fn check(&mut self, identifier: &str, line: u64) -> Option<u64> {
+        let (a, b) = (self.keys.0.hash_one(identifier), self.keys.1.hash_one(identifier) as u32);
+        let line32 = u32::try_from(line).unwrap_or(u32::MAX);
+        match self.first.entry(a) {
+            std::collections::hash_map::Entry::Occupied(e) if e.get().0 == b => Some(u64::from(e.get().1)),
+            // Same 64-bit hash, another identifier: too rare to keep both (the later one is
+            // simply not remembered).
+            std::collections::hash_map::Entry::Occupied(_) => None,
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert((b, line32));
+                None
+            }
+        }
+    }
+}
+
+/// What the reader of a line import sends its writer.
+enum ToWriter {
+    /// Lines to write.
+    Batch(Vec<LineIn>),
+    /// The file is read and the import stands: build the dropped indexes, record, commit.
+    Finish,
+}
+
+/// The writer of a line import: writes batches as the reader sends them, committing every
+/// [`COMMIT_EVERY`] unless `strict` (one transaction). `None` when the reader gave up (the
+/// transaction in progress is rolled back).
+async fn line_writer(
+    db: Db,
+    mut rx: tokio::sync::mpsc::Receiver<ToWriter>,
+    strict: bool,
+    now: i64,
+    actor: Actor,
+) -> Result<Option<LineCounts>> {
+    let mut dropped_and_committed = false;
+    let outcome = async {
+        let mut tx: Option<Tx> = None;
+        let mut load: Option<LineLoad> = None;
+        let mut counts = LineCounts::default();
+        let mut since = Instant::now();
+        // Where the writer's time goes (logged at debug level): writing, committing and
+        // waiting for the next transaction, waiting for the reader, building indexes.
+        let (mut writing, mut committing, mut idle) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+        let mut waited = Instant::now();
+        while let Some(msg) = rx.recv().await {
+            idle += waited.elapsed();
+            let t = match &mut tx {
+                Some(t) => t,
+                None => tx.insert(db.write().await?),
+            };
+            match msg {
+                ToWriter::Batch(lines) => {
+                    let started = Instant::now();
+                    let l = match &mut load {
+                        Some(l) => l,
+                        None => load.insert(LineLoad::begin(t, lines.len() >= LINE_BATCH).await?),
+                    };
+                    counts += l.write(t, &lines, now).await?;
+                    writing += started.elapsed();
+                    if !strict && since.elapsed() >= COMMIT_EVERY {
+                        let started = Instant::now();
+                        if let Some(done) = tx.take() {
+                            done.commit().await?;
+                        }
+                        dropped_and_committed |= l.dropped_indexes();
+                        let t = tx.insert(db.write().await?);
+                        l.resume(t).await?;
+                        since = Instant::now();
+                        committing += started.elapsed();
+                    }
+                }
+                ToWriter::Finish => {
+                    let n = counts.added + counts.updated;
+                    crate::admin::audit(t, &actor, None, "lines", 0, "imported", None, None, Some(n.to_string()), now)
+                        .await?;
+                    if let Some(done) = tx.take() {
+                        done.commit().await?;
+                    }
+                    // The lines stand; dropped indexes are built after the commit (faster outside
+                    // a transaction on SQLite), and again by the repair below if that fails.
+                    let started = Instant::now();
+                    if let Some(l) = &mut load {
+                        dropped_and_committed |= l.dropped_indexes();
+                        l.finish(&db).await?;
+                    }
+                    let indexes = started.elapsed();
+                    tracing::debug!(
+                        writing = writing.as_secs_f64(),
+                        committing = committing.as_secs_f64(),
+                        waiting_for_rows = idle.as_secs_f64(),
+                        indexes = indexes.as_secs_f64(),
+                        "line import written"
+                    );
+                    return Ok(Some(counts));
+                }
+            }
+            waited = Instant::now();
+        }
+        Ok(None)
+    }
+    .await;
+    if !matches!(outcome, Ok(Some(_))) && dropped_and_committed {
+        // Part of a first load is committed without its indexes: build them now (the next
+        // migration pass would otherwise).
+        let repaired = async {
+            let mut tx = db.write().await?;
+            store::inventory::ensure_line_indexes(&mut tx).await?;
+            tx.commit().await?;
+            Ok::<_, Error>(())
+        }
+        .await;
+        if let Err(e) = repaired {
+            tracing::warn!(error = %e, "could not build the line indexes again after a failed import");
+        }
+    }
+    outcome
+}
+
+/// The codes a line row refers to, resolved to ids.
+struct LineRefs {
+    customers: HashMap<String, i64>,
+    services: HashMap<String, i64>,
+    elements: HashMap<String, i64>,
+    tree: std::sync::Arc<TerritoryTree>,
+}
+
+impl LineRefs {
+    async fn load(db: &Db) -> Result<LineRefs> {
+        let mut tx = db.read().await?;
+        Ok(LineRefs {
+            customers: store::inventory::customer_ids(&mut tx).await?.into_iter().collect(),
+            services: store::inventory::services(&mut tx).await?.into_iter().map(|s| (s.code, s.id)).collect(),
+            elements: store::inventory::element_ids(&mut tx).await?.into_iter().collect(),
+            tree: TerritoryTree::load(&mut tx).await?,
+        })
+    }
+
+    /// The line a row describes, or every problem with it.
+    fn line(&self, rec: &rows::Record, with_monitoring: bool) -> std::result::Result<LineIn, String> {
+        let field = |i: usize| rec.get(i);
+        let identifier = field(0);
+        let mut problems: Vec<String> = Vec::new();
+        if identifier.is_empty() || identifier.len() > 64 || identifier.chars().any(char::is_control) {
+            problems.push("identifier: 1 to 64 printable characters".into());
+        }
+        let customer_id = self.customers.get(field(1)).copied();
+        if customer_id.is_none() {
+            problems.push(format!("customer_code: unknown customer `{}`", field(1)));
+        }
+        let service_id =
+            self.services.get(field(2)).or_else(|| self.services.get(&field(2).to_ascii_uppercase())).copied();
+        if service_id.is_none() {
+            problems.push(format!("service: unknown service `{}`", field(2)));
+        }
+        let municipality_id = self.tree.municipality(field(3));
+        if municipality_id.is_none() {
+            problems.push(format!("municipality_code: unknown municipality `{}`", field(3)));
+        }
+        let mut element_ids = Vec::new();
+        for code in field(4).split(';').map(str::trim).filter(|c| !c.is_empty()) {
+            match self.elements.get(code) {
+                Some(id) => element_ids.push(*id),
+                None => problems.push(format!("network_elements: unknown element `{code}`")),
+            }
+        }
+        let status = line_status(field(5));
+        if status.is_none() {
+            problems.push(format!("status: `{}` is not active, suspended or ceased", field(5)));
+        }
+        let monitoring = if with_monitoring { Some(field(6)).filter(|m| !m.is_empty()) } else { None };
+        if monitoring.is_some_and(|m| m.chars().count() > 255 || m.chars().any(char::is_control)) {
+            problems.push("monitoring_address: at most 255 printable characters".into());
+        }
+        match (customer_id, service_id, municipality_id, status) {
+            (Some(customer_id), Some(service_id), Some(municipality_id), Some(status)) if problems.is_empty() => {
+                Ok(LineIn {
+                    identifier: identifier.to_owned(),
+                    customer_id,
+                    service_id,
+                    municipality_id,
+                    status: status.to_owned(),
+                    monitoring_address: monitoring.map(String::from),
+                    elements: element_ids,
+                })
+            }
+            _ => Err(problems.join("; ")),
+        }
     }
 }
 
@@ -171,9 +433,37 @@ pub(crate) struct TerritoryTree {
     index_of: HashMap<i64, usize>,
 }
 
+/// Territory trees kept in memory, per database, with the mark of the territories they were
+/// read at (`store::inventory::territory_mark`): reading 8,000 territories took 20 ms, reading
+/// the mark takes a few microseconds.
+static TREES: std::sync::Mutex<Vec<(String, i64, std::sync::Arc<TerritoryTree>)>> = std::sync::Mutex::new(Vec::new());
+
+/// How many databases' trees are kept (a process normally has one; tests have many).
+const TREES_KEPT: usize = 8;
+
 impl TerritoryTree {
-    /// The tree of every stored territory.
-    pub(crate) async fn load(tx: &mut Tx) -> Result<TerritoryTree> {
+    /// The tree of every stored territory, from memory when the territories have not changed
+    /// since it was read.
+    pub(crate) async fn load(tx: &mut Tx) -> Result<std::sync::Arc<TerritoryTree>> {
+        let (db, mark) = store::inventory::territory_mark(tx).await?;
+        if let Ok(trees) = TREES.lock()
+            && let Some((_, _, tree)) = trees.iter().find(|(d, m, _)| *d == db && *m == mark)
+        {
+            return Ok(tree.clone());
+        }
+        let tree = std::sync::Arc::new(Self::read(tx).await?);
+        if let Ok(mut trees) = TREES.lock() {
+            trees.retain(|(d, _, _)| *d != db);
+            if trees.len() >= TREES_KEPT {
+                trees.remove(0);
+            }
+            trees.push((db, mark, tree.clone()));
+        }
+        Ok(tree)
+    }
+
+    /// Reads the tree of every stored territory.
+    async fn read(tx: &mut Tx) -> Result<TerritoryTree> {
         let rows = store::inventory::territories(tx).await?;
         let mut t = TerritoryTree {
             by_code: HashMap::with_capacity(rows.len()),
@@ -261,11 +551,10 @@ impl App {
     /// Imports territories from a CSV in the ISTAT format (`istat_code,name,region_code,…`), the
     /// generic `code,name,level,parent_code`, or mergers (`old_code,successor_code`: the old
     /// municipality's lines move to its successor, and scopes naming it reach the successor's
-    /// lines). Admins only.
+    /// lines). A territory whose parent is refused is refused too. Admins only.
     pub async fn import_territory(&self, actor: &Actor, input: impl Read, strict: bool) -> Result<ImportReport> {
         actor.require_admin()?;
-        let mut r = reader(input);
-        let head = header(&mut r)?;
+        let (mut r, head) = open_csv(input)?;
         let head_refs: Vec<&str> = head.iter().map(String::as_str).collect();
         if MergerRecord::check_header(&head_refs).is_ok() {
             return self.import_mergers(actor, r, strict).await;
@@ -274,19 +563,17 @@ impl App {
             domain::territory::detect_format(&head_refs).map_err(|e| Error::invalid("header", e.to_string()))?;
         let mut report = ImportReport::default();
         let mut records: Vec<(u64, TerritoryRecord)> = Vec::new();
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        let mut rec = csv::StringRecord::new();
-        while let Some(line) = next_record(&mut r, &mut rec, &mut report) {
-            let fields: Vec<&str> = rec.iter().collect();
-            match domain::territory::parse_row(format, &fields) {
+        let mut seen: HashMap<String, u64> = HashMap::new();
+        while let Some(line) = next_row(&mut r, &mut report)? {
+            match domain::territory::parse_row(format, &r.record.fields()) {
                 Ok(rows) => {
                     for t in rows {
                         match seen.get(&t.code) {
                             // ISTAT rows repeat their region and province: the first one counts.
                             Some(_) if format == TerritoryFormat::Istat && t.level != TerritoryLevel::Municipality => {}
-                            Some(_) => report.reject(line, format!("code `{}` appears twice", t.code)),
+                            Some(first) => report.reject(line, format!("code `{}` already on line {first}", t.code)),
                             None => {
-                                seen.insert(t.code.clone(), records.len());
+                                seen.insert(t.code.clone(), line);
                                 records.push((line, t));
                             }
                         }
@@ -295,11 +582,13 @@ impl App {
                 Err(e) => report.reject(line, e.to_string()),
             }
         }
+        require_rows(&report)?;
         let mut tx = self.db.write().await?;
         let known = TerritoryTree::load(&mut tx).await?;
-        // Parents first; a parent must be in the file or already stored, one level up.
-        let levels: HashMap<String, TerritoryLevel> = records.iter().map(|(_, t)| (t.code.clone(), t.level)).collect();
-        records.sort_by_key(|(_, t)| t.level.rank());
+        // Parents first; a parent must be accepted from the file or already stored, one level up.
+        records.sort_by_key(|(line, t)| (t.level.rank(), *line));
+        let mut accepted: HashMap<&str, TerritoryLevel> = HashMap::new();
+        let mut refused: HashMap<&str, u64> = HashMap::new();
         let mut rows = Vec::with_capacity(records.len() + 1);
         if format == TerritoryFormat::Istat && known.get(domain::territory::ITALY).is_none() {
             rows.push(TerritoryIn {
@@ -309,26 +598,44 @@ impl App {
                 parent_code: None,
                 population: None,
             });
+            report.added += 1;
         }
         for (line, t) in &records {
             let line = *line;
-            if let Some(p) = &t.parent_code {
-                let parent_level = levels
-                    .get(p)
-                    .copied()
-                    .or_else(|| known.get(p).and_then(|r| TerritoryLevel::parse(&r.level)))
-                    .or_else(|| (p == domain::territory::ITALY).then_some(TerritoryLevel::Country));
-                match parent_level {
-                    None => {
-                        report.reject(line, format!("`{}`: unknown parent_code `{p}`", t.code));
-                        continue;
-                    }
-                    Some(l) if !domain::territory::may_parent(t.level, l) => {
-                        report.reject(line, format!("`{}`: a {} cannot sit in a {l}", t.code, t.level));
-                        continue;
-                    }
-                    Some(_) => {}
+            let stored = known.get_exact(&t.code);
+            let problem = match (stored, &t.parent_code) {
+                (Some(s), _) if s.level != t.level.as_str() => {
+                    Some(format!("`{}`: stored as a {}, cannot become a {}", t.code, s.level, t.level))
                 }
+                (_, Some(p)) => match refused.get(p.as_str()) {
+                    Some(first) => Some(format!("`{}`: its parent `{p}` was refused (line {first})", t.code)),
+                    None => {
+                        let parent_level = accepted
+                            .get(p.as_str())
+                            .copied()
+                            .or_else(|| known.get_exact(p).and_then(|r| TerritoryLevel::parse(&r.level)))
+                            .or_else(|| (p == domain::territory::ITALY).then_some(TerritoryLevel::Country));
+                        match parent_level {
+                            None => Some(format!("`{}`: unknown parent_code `{p}`", t.code)),
+                            Some(l) if !domain::territory::may_parent(t.level, l) => {
+                                Some(format!("`{}`: a {} cannot sit in a {l}", t.code, t.level))
+                            }
+                            Some(_) => None,
+                        }
+                    }
+                },
+                _ => None,
+            };
+            if let Some(reason) = problem {
+                report.reject(line, reason);
+                refused.insert(t.code.as_str(), line);
+                continue;
+            }
+            accepted.insert(t.code.as_str(), t.level);
+            if stored.is_some() {
+                report.updated += 1;
+            } else {
+                report.added += 1;
             }
             rows.push(TerritoryIn {
                 code: t.code.clone(),
@@ -338,9 +645,8 @@ impl App {
                 population: t.population.and_then(|p| i64::try_from(p).ok()),
             });
         }
-        if strict && !report.rejected.is_empty() {
-            report.aborted = true;
-            return Ok(report);
+        if strict && report.rejected_count() > 0 {
+            return Ok(report.finish(strict));
         }
         let now = store::micros(self.now());
         report.imported = store::inventory::upsert_territories(&mut tx, &rows, now).await? as u64;
@@ -358,25 +664,40 @@ impl App {
         )
         .await?;
         tx.commit().await?;
-        Ok(report)
+        self.forget_notice_cache();
+        self.refresh_statistics(report.imported, &["territories"]).await;
+        Ok(report.finish(strict))
     }
 
-    async fn import_mergers<R: Read>(
-        &self,
-        actor: &Actor,
-        mut r: csv::Reader<R>,
-        strict: bool,
-    ) -> Result<ImportReport> {
+    /// After an import that wrote many rows, refreshes the database's statistics of the tables
+    /// written, and after a very large one their visibility map too (PostgreSQL; see
+    /// `store::inventory::analyze`). A failure is only logged.
+    async fn refresh_statistics(&self, written: u64, tables: &[&str]) {
+        if written < 1_000 {
+            return;
+        }
+        if let Err(e) = store::inventory::analyze(&self.db, tables, written >= 10_000).await {
+            tracing::warn!(error = %e, "could not refresh the statistics after an import");
+        }
+    }
+
+    async fn import_mergers<R: Read>(&self, actor: &Actor, mut r: CsvLines<R>, strict: bool) -> Result<ImportReport> {
         let mut report = ImportReport::default();
         let mut pairs = Vec::new();
-        let mut rec = csv::StringRecord::new();
-        while let Some(line) = next_record(&mut r, &mut rec, &mut report) {
-            let fields: Vec<&str> = rec.iter().collect();
-            match MergerRecord::parse(&fields) {
-                Ok(m) => pairs.push((line, m)),
+        let mut seen: HashMap<String, u64> = HashMap::new();
+        while let Some(line) = next_row(&mut r, &mut report)? {
+            match MergerRecord::parse(&r.record.fields()) {
+                Ok(m) => match seen.get(&m.old_code) {
+                    Some(first) => report.reject(line, format!("old_code `{}` already on line {first}", m.old_code)),
+                    None => {
+                        seen.insert(m.old_code.clone(), line);
+                        pairs.push((line, m));
+                    }
+                },
                 Err(e) => report.reject(line, e.to_string()),
             }
         }
+        require_rows(&report)?;
         let map: HashMap<String, String> =
             pairs.iter().map(|(_, m)| (m.old_code.clone(), m.successor_code.clone())).collect();
         let mut tx = self.db.write().await?;
@@ -390,16 +711,22 @@ impl App {
             let old = tree.get_exact(&m.old_code).filter(|t| t.level == TerritoryLevel::Municipality.as_str());
             let new = tree.get_exact(&m.successor_code).filter(|t| t.level == TerritoryLevel::Municipality.as_str());
             match (old, new) {
-                (Some(o), Some(n)) => moves.push((o.id, n.id)),
+                (Some(o), Some(n)) => {
+                    if o.successor_id.is_some() {
+                        report.updated += 1;
+                    } else {
+                        report.added += 1;
+                    }
+                    moves.push((o.id, n.id));
+                }
                 (None, _) => report.reject(*line, format!("old_code `{}` is not a known municipality", m.old_code)),
                 (_, None) => {
                     report.reject(*line, format!("successor_code `{}` is not a known municipality", m.successor_code))
                 }
             }
         }
-        if strict && !report.rejected.is_empty() {
-            report.aborted = true;
-            return Ok(report);
+        if strict && report.rejected_count() > 0 {
+            return Ok(report.finish(strict));
         }
         let now = store::micros(self.now());
         for (old, new) in &moves {
@@ -429,61 +756,110 @@ impl App {
         )
         .await?;
         tx.commit().await?;
-        Ok(report)
+        self.forget_notice_cache();
+        Ok(report.finish(strict))
     }
 
     /// Imports network elements from `code,name,kind,parent_code` (a parent before its children,
-    /// or already stored). Admins only.
+    /// or already stored). A child of a refused element is refused too, and so is a parent that
+    /// would make a loop. Admins only.
     pub async fn import_network(&self, actor: &Actor, input: impl Read, strict: bool) -> Result<ImportReport> {
         actor.require_admin()?;
-        let mut r = reader(input);
-        expect_header(&header(&mut r)?, &["code", "name", "kind", "parent_code"])?;
+        let (mut r, head) = open_csv(input)?;
+        expect_header(&head, &["code", "name", "kind", "parent_code"])?;
         let mut report = ImportReport::default();
         let mut tx = self.db.write().await?;
-        let mut ids: HashMap<String, i64> = store::inventory::element_ids(&mut tx).await?.into_iter().collect();
+        let mut ids: HashMap<String, i64> = HashMap::new();
+        let mut parents: HashMap<i64, i64> = HashMap::new();
+        for e in store::inventory::element_tree(&mut tx).await? {
+            ids.insert(e.code, e.id);
+            if let Some(p) = e.parent_id {
+                parents.insert(e.id, p);
+            }
+        }
+        let mut seen: HashMap<String, u64> = HashMap::new();
+        let mut refused: HashMap<String, u64> = HashMap::new();
         let now = store::micros(self.now());
-        let mut rec = csv::StringRecord::new();
-        while let Some(line) = next_record(&mut r, &mut rec, &mut report) {
-            let f: Vec<&str> = rec.iter().collect();
+        while let Some(line) = next_row(&mut r, &mut report)? {
+            let f = r.record.fields();
             let [code, name, kind, parent] = f[..] else {
-                report.reject(line, format!("expected 4 fields, found {}", f.len()));
+                report.reject(line, format!("expected 4 fields (code,name,kind,parent_code), found {}", f.len()));
                 continue;
             };
-            if code.is_empty() || code.chars().count() > 100 || code.chars().any(char::is_control) {
-                report.reject(line, "code: 1 to 100 printable characters");
+            if let Some(first) = seen.get(code).copied() {
+                report.reject(line, format!("code `{code}` already on line {first}"));
                 continue;
             }
-            if kind.is_empty() {
-                report.reject(line, "kind: required (pop, olt, pon_port, exchange, cabinet …)");
-                continue;
-            }
-            let parent_id = if parent.is_empty() {
-                None
-            } else if parent == code {
-                report.reject(line, "parent_code: an element cannot contain itself");
-                continue;
-            } else {
-                match ids.get(parent) {
-                    Some(p) => Some(*p),
-                    None => {
-                        report.reject(line, format!("parent_code: unknown element `{parent}` (list parents first)"));
-                        continue;
+            seen.insert(code.to_owned(), line);
+            let checked: std::result::Result<Option<i64>, String> = 'check: {
+                if code.is_empty() || code.chars().count() > 100 || code.chars().any(char::is_control) {
+                    break 'check Err("code: 1 to 100 printable characters".into());
+                }
+                if kind.is_empty() || kind.chars().count() > 50 {
+                    break 'check Err(
+                        "kind: required, at most 50 characters (pop, olt, pon_port, exchange, cabinet …)".into(),
+                    );
+                }
+                if name.chars().count() > 200 {
+                    break 'check Err("name: at most 200 characters".into());
+                }
+                if parent.is_empty() {
+                    break 'check Ok(None);
+                }
+                if parent == code {
+                    break 'check Err("parent_code: an element cannot contain itself".into());
+                }
+                if let Some(first) = refused.get(parent) {
+                    break 'check Err(format!("parent_code: `{parent}` was refused (line {first})"));
+                }
+                let Some(parent_id) = ids.get(parent).copied() else {
+                    break 'check Err(format!("parent_code: unknown element `{parent}` (list parents first)"));
+                };
+                // Moving a stored element below one of its own descendants would make a loop.
+                if let Some(me) = ids.get(code).copied() {
+                    let mut up = Some(parent_id);
+                    let mut steps = 0;
+                    while let Some(u) = up {
+                        if u == me {
+                            break 'check Err(format!(
+                                "parent_code: `{parent}` is below `{code}`: that would make a loop"
+                            ));
+                        }
+                        steps += 1;
+                        up = if steps > 100_000 { None } else { parents.get(&u).copied() };
                     }
                 }
+                Ok(Some(parent_id))
             };
-            if strict && !report.rejected.is_empty() {
+            let parent_id = match checked {
+                Ok(p) => p,
+                Err(reason) => {
+                    report.reject(line, reason);
+                    refused.entry(code.to_owned()).or_insert(line);
+                    continue;
+                }
+            };
+            if strict && report.rejected_count() > 0 {
                 continue;
             }
             let name = if name.is_empty() { code } else { name };
+            if ids.contains_key(code) {
+                report.updated += 1;
+            } else {
+                report.added += 1;
+            }
             let id = store::inventory::upsert_element(&mut tx, code, name, &kind.to_ascii_lowercase(), parent_id, now)
                 .await?;
             ids.insert(code.to_owned(), id);
+            match parent_id {
+                Some(p) => parents.insert(id, p),
+                None => parents.remove(&id),
+            };
             report.imported += 1;
         }
-        if strict && !report.rejected.is_empty() {
-            report.aborted = true;
-            report.imported = 0;
-            return Ok(report); // dropped: rolled back
+        require_rows(&report)?;
+        if strict && report.rejected_count() > 0 {
+            return Ok(report.finish(strict)); // dropped: rolled back
         }
         crate::admin::audit(
             &mut tx,
@@ -499,37 +875,53 @@ impl App {
         )
         .await?;
         tx.commit().await?;
-        Ok(report)
+        self.forget_notice_cache();
+        self.refresh_statistics(report.imported, &["network_elements"]).await;
+        Ok(report.finish(strict))
     }
 
     /// Imports customers from `code,name,vip,partner_code,contact_email,contact_name,language`:
     /// the customer is added or updated by code (its partner named by the partner's name), and the
-    /// contact, when given, added or attached to it. Admins only.
+    /// contact, when given, added or attached to it. A row whose contact belongs to another
+    /// customer is refused whole: neither the customer nor the contact is written. Admins only.
     pub async fn import_customers(&self, actor: &Actor, input: impl Read, strict: bool) -> Result<ImportReport> {
         actor.require_admin()?;
-        let mut r = reader(input);
-        expect_header(
-            &header(&mut r)?,
-            &["code", "name", "vip", "partner_code", "contact_email", "contact_name", "language"],
-        )?;
+        let (mut r, head) = open_csv(input)?;
+        expect_header(&head, &["code", "name", "vip", "partner_code", "contact_email", "contact_name", "language"])?;
         let mut report = ImportReport::default();
         let mut tx = self.db.write().await?;
         let partners: HashMap<String, i64> =
             store::people::partners(&mut tx).await?.into_iter().map(|p| (p.name.to_lowercase(), p.id)).collect();
+        let mut customers: HashMap<String, i64> = store::inventory::customer_ids(&mut tx).await?.into_iter().collect();
+        let mut contacts: HashMap<String, (i64, Option<i64>)> = store::inventory::contact_owners(&mut tx)
+            .await?
+            .into_iter()
+            .map(|(email, id, customer)| (email, (id, customer)))
+            .collect();
+        let mut seen: HashMap<String, u64> = HashMap::new();
         let now = store::micros(self.now());
-        let mut rec = csv::StringRecord::new();
-        while let Some(line) = next_record(&mut r, &mut rec, &mut report) {
-            let f: Vec<&str> = rec.iter().collect();
+        while let Some(line) = next_row(&mut r, &mut report)? {
+            let f = r.record.fields();
             let [code, name, vip, partner, email, contact_name, language] = f[..] else {
-                report.reject(line, format!("expected 7 fields, found {}", f.len()));
+                report.reject(
+                    line,
+                    format!(
+                        "expected 7 fields (code,name,vip,partner_code,contact_email,contact_name,language), found {}",
+                        f.len()
+                    ),
+                );
                 continue;
             };
             let mut problems = Vec::new();
-            if code.is_empty() || code.len() > 64 {
-                problems.push("code: 1 to 64 characters".to_owned());
+            if code.is_empty() || code.len() > 64 || code.chars().any(char::is_control) {
+                problems.push("code: 1 to 64 printable characters".to_owned());
+            } else if let Some(first) = seen.get(code) {
+                problems.push(format!("code `{code}` already on line {first}"));
+            } else {
+                seen.insert(code.to_owned(), line);
             }
-            if name.is_empty() {
-                problems.push("name: required".to_owned());
+            if name.is_empty() || name.chars().count() > 200 {
+                problems.push("name: 1 to 200 characters".to_owned());
             }
             let vip = match vip.to_ascii_lowercase().as_str() {
                 "" | "0" | "false" | "no" | "n" => false,
@@ -552,45 +944,64 @@ impl App {
             if !crate::admin::LANGUAGES.contains(&language) {
                 problems.push(format!("language: `{language}` is not one of {}", crate::admin::LANGUAGES.join(", ")));
             }
+            if contact_name.chars().count() > 200 {
+                problems.push("contact_name: at most 200 characters".to_owned());
+            }
             let email = email.to_ascii_lowercase();
             if !email.is_empty() && domain::validate::email(&email).is_err() {
                 problems.push(format!("contact_email: `{email}` is not an address"));
+            }
+            let existing = customers.get(code).copied();
+            let contact = if email.is_empty() { None } else { contacts.get(&email).copied() };
+            if let Some((_, Some(owner))) = contact
+                && Some(owner) != existing
+            {
+                problems.push(format!("contact_email: `{email}` belongs to another customer"));
             }
             if !problems.is_empty() {
                 report.reject(line, problems.join("; "));
                 continue;
             }
-            if strict && !report.rejected.is_empty() {
+            if strict && report.rejected_count() > 0 {
                 continue;
             }
-            let customer_id = store::people::upsert_customer(&mut tx, code, name, vip, partner_id, now).await?;
-            if !email.is_empty() {
-                match store::people::contact_by_email(&mut tx, &email).await? {
-                    Some(c) if c.customer_id.is_some_and(|id| id != customer_id) => {
-                        report.reject(line, format!("contact_email: `{email}` belongs to another customer"));
-                        continue;
-                    }
-                    Some(c) => {
-                        store::people::attach_contact(&mut tx, c.id, customer_id, now).await?;
-                    }
-                    None => {
-                        let data = store::people::ContactData {
-                            customer_id: Some(customer_id),
-                            email: email.clone(),
-                            name: contact_name.to_owned(),
-                            phone: String::new(),
-                            language: language.to_owned(),
-                        };
-                        store::people::insert_contact(&mut tx, &data, now).await?;
-                    }
+            let customer_id = match existing {
+                Some(id) => {
+                    store::people::update_customer(&mut tx, id, name, vip, partner_id, now).await?;
+                    report.updated += 1;
+                    id
+                }
+                None => {
+                    let id = store::people::insert_customer(&mut tx, code, name, vip, partner_id, now).await?.id;
+                    customers.insert(code.to_owned(), id);
+                    report.added += 1;
+                    id
+                }
+            };
+            match contact {
+                Some((_, Some(_))) => {}
+                Some((id, None)) => {
+                    store::people::attach_contact(&mut tx, id, customer_id, now).await?;
+                    contacts.insert(email, (id, Some(customer_id)));
+                }
+                None if email.is_empty() => {}
+                None => {
+                    let data = store::people::ContactData {
+                        customer_id: Some(customer_id),
+                        email: email.clone(),
+                        name: contact_name.to_owned(),
+                        phone: String::new(),
+                        language: language.to_owned(),
+                    };
+                    let c = store::people::insert_contact(&mut tx, &data, now).await?;
+                    contacts.insert(email, (c.id, Some(customer_id)));
                 }
             }
             report.imported += 1;
         }
-        if strict && !report.rejected.is_empty() {
-            report.aborted = true;
-            report.imported = 0;
-            return Ok(report);
+        require_rows(&report)?;
+        if strict && report.rejected_count() > 0 {
+            return Ok(report.finish(strict));
         }
         crate::admin::audit(
             &mut tx,
@@ -607,13 +1018,16 @@ impl App {
         .await?;
         tx.commit().await?;
         self.forget_notice_cache();
-        Ok(report)
+        self.refresh_statistics(report.imported, &["customers", "contacts"]).await;
+        Ok(report.finish(strict))
     }
 
     /// Imports lines from `identifier,customer_code,service,municipality_code,network_elements,status`
-    /// (elements separated by `;`), adding or updating each by identifier; `progress` hears the
-    /// number of data rows read so far. Without `strict`, valid rows are committed in batches.
-    /// Admins only.
+    /// (elements separated by `;`; an optional seventh column `monitoring_address`), adding or
+    /// updating each by identifier and leaving alone those already as given; `progress` hears
+    /// the number of data rows read so far. The file is read while earlier rows are written.
+    /// Without `strict`, valid rows are committed every two seconds; with it, one transaction
+    /// that any bad row rolls back. Admins only.
     pub async fn import_lines(
         &self,
         actor: &Actor,
@@ -622,8 +1036,7 @@ impl App {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<ImportReport> {
         actor.require_admin()?;
-        let mut r = reader(input);
-        let head = header(&mut r)?;
+        let (mut r, head) = open_csv(input)?;
         let with_monitoring = head.len() == 7;
         let mut expected =
             vec!["identifier", "customer_code", "service", "municipality_code", "network_elements", "status"];
@@ -631,114 +1044,73 @@ impl App {
             expected.push("monitoring_address");
         }
         expect_header(&head, &expected)?;
-        let mut report = ImportReport::default();
-        let mut tx = self.db.write().await?;
-        let customers: HashMap<String, i64> = store::inventory::customer_ids(&mut tx).await?.into_iter().collect();
-        let services: HashMap<String, i64> =
-            store::inventory::services(&mut tx).await?.into_iter().map(|s| (s.code, s.id)).collect();
-        let elements: HashMap<String, i64> = store::inventory::element_ids(&mut tx).await?.into_iter().collect();
-        let tree = TerritoryTree::load(&mut tx).await?;
+        let refs = LineRefs::load(&self.db).await?;
         let now = store::micros(self.now());
+        let (to_writer, rx) = tokio::sync::mpsc::channel::<ToWriter>(2);
+        let writer = tokio::spawn(line_writer(self.db.clone(), rx, strict, now, actor.clone()));
+        let mut report = ImportReport::default();
+        let mut seen = SeenIdentifiers::new();
         let mut batch: Vec<LineIn> = Vec::with_capacity(LINE_BATCH);
-        let mut seen_in_batch: HashMap<String, u64> = HashMap::new();
-        let mut rec = csv::StringRecord::new();
-        while let Some(line) = next_record(&mut r, &mut rec, &mut report) {
-            if report.rows % 100_000 == 0 {
+        let mut failed: Option<Error> = None;
+        loop {
+            let line = match next_row(&mut r, &mut report) {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            };
+            if report.rows.is_multiple_of(10_000) {
                 progress(report.rows);
             }
-            if rec.len() != expected.len() {
-                report.reject(line, format!("expected {} fields, found {}", expected.len(), rec.len()));
+            if r.record.len() != expected.len() {
+                report.reject(
+                    line,
+                    format!("expected {} fields ({}), found {}", expected.len(), expected.join(","), r.record.len()),
+                );
                 continue;
             }
-            let field = |i: usize| rec.get(i).unwrap_or("");
-            let identifier = field(0);
-            let mut problems: Vec<String> = Vec::new();
-            if identifier.is_empty() || identifier.len() > 64 || identifier.chars().any(char::is_control) {
-                problems.push("identifier: 1 to 64 printable characters".into());
-            }
-            let customer_id = customers.get(field(1)).copied();
-            if customer_id.is_none() {
-                problems.push(format!("customer_code: unknown customer `{}`", field(1)));
-            }
-            let service_id = services.get(&field(2).to_ascii_uppercase()).copied();
-            if service_id.is_none() {
-                problems.push(format!("service: unknown service `{}`", field(2)));
-            }
-            let municipality_id = tree.municipality(field(3));
-            if municipality_id.is_none() {
-                problems.push(format!("municipality_code: unknown municipality `{}`", field(3)));
-            }
-            let mut element_ids = Vec::new();
-            for code in field(4).split(';').map(str::trim).filter(|c| !c.is_empty()) {
-                match elements.get(code) {
-                    Some(id) => element_ids.push(*id),
-                    None => problems.push(format!("network_elements: unknown element `{code}`")),
-                }
-            }
-            let status = line_status(field(5));
-            if status.is_none() {
-                problems.push(format!("status: `{}` is not active, suspended or ceased", field(5)));
-            }
-            if let Some(first) = seen_in_batch.get(identifier) {
-                problems.push(format!("identifier: `{identifier}` already on line {first}"));
-            }
-            let (Some(customer_id), Some(service_id), Some(municipality_id), Some(status), true) =
-                (customer_id, service_id, municipality_id, status, problems.is_empty())
-            else {
-                report.reject(line, problems.join("; "));
-                continue;
-            };
-            if strict && !report.rejected.is_empty() {
+            let identifier = r.record.get(0);
+            if let Some(first) = seen.check(identifier, line) {
+                report.reject(line, format!("identifier: `{identifier}` already on line {first}"));
                 continue;
             }
-            seen_in_batch.insert(identifier.to_owned(), line);
-            let monitoring =
-                if with_monitoring { Some(field(6)).filter(|m| !m.is_empty()).map(String::from) } else { None };
-            batch.push(LineIn {
-                identifier: identifier.to_owned(),
-                customer_id,
-                service_id,
-                municipality_id,
-                status: status.to_owned(),
-                monitoring_address: monitoring,
-                elements: element_ids,
-            });
-            if batch.len() >= LINE_BATCH {
-                store::inventory::upsert_lines(&mut tx, &batch, now).await?;
-                report.imported += batch.len() as u64;
-                batch.clear();
-                seen_in_batch.clear();
-                if !strict {
-                    // Commit what is valid so far and let other writers in.
-                    tx.commit().await?;
-                    tx = self.db.write().await?;
+            match refs.line(&r.record, with_monitoring) {
+                Err(problems) => report.reject(line, problems),
+                Ok(_) if strict && report.rejected_count() > 0 => {}
+                Ok(l) => {
+                    batch.push(l);
+                    if batch.len() >= LINE_BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(LINE_BATCH));
+                        if to_writer.send(ToWriter::Batch(full)).await.is_err() {
+                            break; // the writer failed: its error is below
+                        }
+                    }
                 }
             }
         }
         progress(report.rows);
-        if strict && !report.rejected.is_empty() {
-            report.aborted = true;
-            report.imported = 0;
-            return Ok(report);
+        let stands = failed.is_none() && !(strict && report.rejected_count() > 0);
+        if stands && report.rows > 0 {
+            if !batch.is_empty() {
+                let _ = to_writer.send(ToWriter::Batch(batch)).await;
+            }
+            let _ = to_writer.send(ToWriter::Finish).await;
         }
-        store::inventory::upsert_lines(&mut tx, &batch, now).await?;
-        report.imported += batch.len() as u64;
-        crate::admin::audit(
-            &mut tx,
-            actor,
-            None,
-            "lines",
-            0,
-            "imported",
-            None,
-            None,
-            Some(report.imported.to_string()),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        self.forget_notice_cache();
-        Ok(report)
+        drop(to_writer);
+        let written = writer.await.map_err(|e| Error::Internal(format!("the line writer stopped: {e}")))??;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        require_rows(&report)?;
+        if let Some(c) = written {
+            (report.added, report.updated, report.unchanged) = (c.added, c.updated, c.unchanged);
+            report.imported = c.added + c.updated;
+            self.forget_notice_cache();
+            self.refresh_statistics(report.imported, &["lines", "line_elements"]).await;
+        }
+        Ok(report.finish(strict))
     }
 
     /// The lines of a customer: staff, the customer's own contacts, and its partner's users.
@@ -787,6 +1159,18 @@ impl App {
             }
             _ => Vec::new(),
         })
+    }
+
+    /// How many lines in service, and how many customers, a scope reaches now: the count of a
+    /// notice's affected set, without the breakdown of [`App::preview_scope`]. Staff.
+    pub async fn count_scope(&self, actor: &Actor, scope: &domain::scope::Scope) -> Result<(i64, i64)> {
+        actor.require_staff()?;
+        let scope = scope.normalized().map_err(|e| {
+            Error::Unprocessable(vec![crate::FieldProblem { field: "scope".into(), message: e.to_string() }])
+        })?;
+        let mut tx = self.db.read().await?;
+        let ids = self.resolve_scope(&mut tx, &scope).await?;
+        Ok(store::inventory::count_affected(&mut tx, &ids).await?)
     }
 
     /// The service catalogue. Staff.

@@ -42,6 +42,9 @@ impl Handlers {
         h = h.with(crate::clocks::RECOMPUTE, |app, job| {
             Box::pin(async move { app.run_recompute(&job).await.map_err(|e| e.to_string()) })
         });
+        h = h.with(crate::alerts::FANOUT, |app, job| {
+            Box::pin(async move { app.run_alerts(&job).await.map_err(|e| e.to_string()) })
+        });
         h
     }
 

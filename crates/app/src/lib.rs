@@ -5,12 +5,14 @@
 pub mod access;
 pub mod account;
 pub mod admin;
+pub mod alerts;
 pub mod auth;
 mod cache;
 mod clocks;
 pub mod console;
 pub mod error;
 pub mod ingest;
+pub mod instance;
 pub mod inventory;
 pub mod invitations;
 pub mod jobs;
@@ -20,6 +22,9 @@ pub mod notices;
 pub mod notify;
 pub mod sessions;
 pub mod sla;
+pub mod status;
+pub mod storm;
+pub mod tallies;
 pub mod text;
 pub mod tickets;
 pub mod timesheet;
@@ -118,7 +123,7 @@ impl<'a> LazyRead<'a> {
 pub struct App {
     /// The database.
     pub db: Db,
-    /// Settings.
+    /// InstanceSettings.
     pub config: Arc<Config>,
     /// The clock every use case reads.
     pub clock: Clock,

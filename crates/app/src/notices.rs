@@ -68,6 +68,22 @@ pub struct NoticeUpdateInput {
     pub texts: BTreeMap<String, NoticeText>,
     /// A new estimated restoration time.
     pub estimated_restoration: Option<Timestamp>,
+    /// Also post the text as a public reply on every open linked ticket (in each requestor's
+    /// language), each as that ticket's own change.
+    pub reply_to_tickets: bool,
+    /// When the update ends the notice, resolve its open linked tickets too.
+    pub resolve_tickets: bool,
+}
+
+/// What an update did to the notice's linked tickets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkedTicketsOutcome {
+    /// Tickets that got the update as a public reply.
+    pub replied: Vec<i64>,
+    /// Tickets resolved with the notice.
+    pub resolved: Vec<i64>,
+    /// Tickets that could not be changed, with why.
+    pub failed: Vec<(i64, String)>,
 }
 
 /// One entry of a notice's public timeline.
@@ -163,7 +179,11 @@ pub(crate) struct Visible {
     pub index: ScopeIndex,
 }
 
-/// How long before a maintenance window customers see it.
+/// How long after its end customers can still open a notice that touched their lines.
+pub const ENDED_SHOWN: SignedDuration = SignedDuration::from_hours(7 * 24);
+
+/// How long before a maintenance window customers see it, unless an admin set another lead
+/// time ([`crate::instance::InstanceSettings::maintenance_lead_days`]).
 pub const DEFAULT_LEAD: SignedDuration = SignedDuration::from_hours(7 * 24);
 
 fn window_of(n: &NoticeRow) -> Option<Window> {
@@ -181,6 +201,10 @@ fn state_of(n: &NoticeRow) -> Result<NoticeState> {
     NoticeState::parse(&n.state).ok_or_else(|| Error::Internal(format!("notice {}: state {}", n.id, n.state)))
 }
 
+fn to_json(v: &impl Serialize) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::Internal(e.to_string()))
+}
+
 fn texts_of(json: &str) -> BTreeMap<String, NoticeText> {
     serde_json::from_str(json).unwrap_or_default()
 }
@@ -191,7 +215,7 @@ fn pick<'a>(texts: &'a BTreeMap<String, NoticeText>, language: &str) -> Option<&
 }
 
 /// Checks texts per language: known languages, a title for a notice, a text for an update.
-fn check_texts(texts: &BTreeMap<String, NoticeText>, need_title: bool, p: &mut crate::error::Problems) {
+pub(crate) fn check_texts(texts: &BTreeMap<String, NoticeText>, need_title: bool, p: &mut crate::error::Problems) {
     if texts.is_empty() {
         p.add("texts", "give the text in at least one language");
     }
@@ -225,7 +249,10 @@ impl App {
             if let Some(code) = &t.territory {
                 match tree.get(code) {
                     Some(r) if r.level == "country" => {}
-                    Some(r) => ids.municipalities = Some(tree.municipalities_under(r.id)),
+                    Some(r) => {
+                        ids.territory = Some(r.id);
+                        ids.municipalities = Some(tree.municipalities_under(r.id));
+                    }
                     None => problems.push(FieldProblem {
                         field: format!("scope.terms[{i}].territory"),
                         message: format!("unknown territory `{code}`"),
@@ -297,21 +324,7 @@ impl App {
     /// Creates a notice (published at once unless a draft). Staff.
     pub async fn create_notice(&self, actor: &Actor, input: NoticeInput) -> Result<NoticeView> {
         actor.require_staff()?;
-        let mut p = crate::error::Problems::default();
-        check_texts(&input.texts, true, &mut p);
-        if input.internal_notes.chars().count() > 20_000 {
-            p.add("internal_notes", "at most 20,000 characters");
-        }
-        p.finish()?;
-        let scope = Self::checked_scope(&input.scope)?;
-        let window = match input.window {
-            Some((s, e)) => Some(Window::new(s, e).map_err(|e| {
-                Error::Unprocessable(vec![FieldProblem { field: "window.end".into(), message: e.to_string() }])
-            })?),
-            None => None,
-        };
-        domain::notice::check_window(input.kind, window)
-            .map_err(|e| Error::Unprocessable(vec![FieldProblem { field: "window".into(), message: e.to_string() }]))?;
+        let (scope, window) = Self::checked_input(&input)?;
         let now = self.now();
         let mut tx = self.db.write().await?;
         self.resolve_scope(&mut tx, &scope).await?;
@@ -353,10 +366,92 @@ impl App {
         .await?;
         if input.publish {
             crate::admin::audit(&mut tx, actor, None, "notice", row.id, "published", None, None, None, micros).await?;
+            self.enqueue_alerts(&mut tx, row.id, crate::alerts::AlertEvent::Published, micros).await?;
         }
         tx.commit().await?;
         self.forget_visible_notices();
         self.notice(actor, row.id).await
+    }
+
+    /// Checks a notice's texts, notes, scope and window; returns the normalised scope and window.
+    fn checked_input(input: &NoticeInput) -> Result<(Scope, Option<Window>)> {
+        let mut p = crate::error::Problems::default();
+        check_texts(&input.texts, true, &mut p);
+        if input.internal_notes.chars().count() > 20_000 {
+            p.add("internal_notes", "at most 20,000 characters");
+        }
+        p.finish()?;
+        let scope = Self::checked_scope(&input.scope)?;
+        let window = match input.window {
+            Some((s, e)) => Some(Window::new(s, e).map_err(|e| {
+                Error::Unprocessable(vec![FieldProblem { field: "window.end".into(), message: e.to_string() }])
+            })?),
+            None => None,
+        };
+        domain::notice::check_window(input.kind, window)
+            .map_err(|e| Error::Unprocessable(vec![FieldProblem { field: "window".into(), message: e.to_string() }]))?;
+        Ok((scope, window))
+    }
+
+    /// Changes a notice that has not ended: texts, impact, internal notes, scope, window and
+    /// expected restoration (its kind stays; `publish` publishes a draft). Each changed field is
+    /// a `set` event with the old and new value. Staff.
+    pub async fn edit_notice(&self, actor: &Actor, id: i64, input: NoticeInput) -> Result<NoticeView> {
+        actor.require_staff()?;
+        let (scope, window) = Self::checked_input(&input)?;
+        let mut tx = self.db.write().await?;
+        let mut n = store::notices::get_for_update(&mut tx, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("notice {id}")))?;
+        if kind_of(&n)? != input.kind {
+            return Err(Error::invalid("kind", "a notice's kind does not change; end it and create another"));
+        }
+        if n.ended_at.is_some() {
+            return Err(Error::invalid("state", "the notice has ended; it cannot change any more"));
+        }
+        self.resolve_scope(&mut tx, &scope).await?;
+        let now = store::micros(self.now());
+        let new = NoticeRow {
+            impact: input.impact.as_str().into(),
+            texts: to_json(&input.texts)?,
+            internal_notes: input.internal_notes.clone(),
+            scope: to_json(&scope)?,
+            window_start: window.map(|w| store::micros(w.start())),
+            window_end: window.map(|w| store::micros(w.end())),
+            estimated_restoration: input.estimated_restoration.map(store::micros),
+            ..n.clone()
+        };
+        let micros_text = |v: Option<i64>| v.map(|m| ts(m).to_string());
+        let changes: [(&str, String, String); 6] = [
+            ("impact", n.impact.clone(), new.impact.clone()),
+            ("texts", n.texts.clone(), new.texts.clone()),
+            ("internal_notes", n.internal_notes.clone(), new.internal_notes.clone()),
+            ("scope", n.scope.clone(), new.scope.clone()),
+            (
+                "window",
+                format!("{:?}", (micros_text(n.window_start), micros_text(n.window_end))),
+                format!("{:?}", (micros_text(new.window_start), micros_text(new.window_end))),
+            ),
+            (
+                "estimated_restoration",
+                micros_text(n.estimated_restoration).unwrap_or_default(),
+                micros_text(new.estimated_restoration).unwrap_or_default(),
+            ),
+        ];
+        for (field, old, value) in changes.into_iter().filter(|(_, o, v)| o != v) {
+            crate::admin::audit(&mut tx, actor, None, "notice", id, "set", Some(field), Some(old), Some(value), now)
+                .await?;
+        }
+        n = new;
+        if input.publish && n.published_at.is_none() {
+            n.published_at = Some(now);
+            crate::admin::audit(&mut tx, actor, None, "notice", id, "published", None, None, None, now).await?;
+        }
+        n.updated_at = now;
+        store::notices::save(&mut tx, &n).await?;
+        tx.commit().await?;
+        self.forget_visible_notices();
+        self.notice(actor, id).await
     }
 
     /// Publishes a draft. Staff.
@@ -372,6 +467,7 @@ impl App {
             n.updated_at = now;
             store::notices::save(&mut tx, &n).await?;
             crate::admin::audit(&mut tx, actor, None, "notice", id, "published", None, None, None, now).await?;
+            self.enqueue_alerts(&mut tx, id, crate::alerts::AlertEvent::Published, now).await?;
         }
         tx.commit().await?;
         self.forget_visible_notices();
@@ -419,11 +515,87 @@ impl App {
         store::notices::save(&mut tx, &n).await?;
         let texts = serde_json::to_string(&input.texts).map_err(|e| Error::Internal(e.to_string()))?;
         let update = store::notices::insert_update(&mut tx, id, &n.state, &texts, actor.user_id, now).await?;
+        self.enqueue_alerts(&mut tx, id, crate::alerts::AlertEvent::Update(update), now).await?;
         crate::admin::audit(&mut tx, actor, None, "notice", id, "update", None, None, Some(update.to_string()), now)
             .await?;
         tx.commit().await?;
         self.forget_visible_notices();
+        let resolve = input.resolve_tickets && to.is_final();
+        if input.reply_to_tickets || resolve {
+            let done = self.update_linked_tickets(actor, id, &input.texts, input.reply_to_tickets, resolve).await?;
+            tracing::info!(
+                notice = id,
+                replied = done.replied.len(),
+                resolved = done.resolved.len(),
+                failed = done.failed.len(),
+                "notice update carried to its linked tickets"
+            );
+        }
         self.notice(actor, id).await
+    }
+
+    /// Carries a notice's update to its open linked tickets: a public reply in each first
+    /// requestor's language, and/or their resolution; each ticket is its own change, so one
+    /// that fails (e.g. moved to a queue the agent may not reply in) does not stop the others.
+    pub async fn update_linked_tickets(
+        &self,
+        actor: &Actor,
+        id: i64,
+        texts: &BTreeMap<String, NoticeText>,
+        reply: bool,
+        resolve: bool,
+    ) -> Result<LinkedTicketsOutcome> {
+        actor.require_staff()?;
+        let mut open = Vec::new();
+        {
+            let mut tx = self.db.read().await?;
+            for number in store::notices::linked_tickets(&mut tx, id).await? {
+                let Some(t) = store::tickets::get(&mut tx, number).await? else { continue };
+                if !matches!(t.status, domain::Status::New | domain::Status::Open | domain::Status::Stalled)
+                    || t.merged_into.is_some()
+                {
+                    continue;
+                }
+                let first = store::tickets::contacts_of(&mut tx, &[number]).await?.into_iter().find(|c| !c.cc);
+                let language = match first {
+                    Some(c) => store::people::contact(&mut tx, c.contact_id).await?.map(|c| c.language),
+                    None => None,
+                };
+                open.push((number, language.unwrap_or_else(|| "en".into())));
+            }
+        }
+        let mut out = LinkedTicketsOutcome::default();
+        for (number, language) in open {
+            let status = resolve.then_some(domain::Status::Resolved);
+            let done = if reply {
+                let body = pick(texts, &language).map(|t| t.body.clone()).unwrap_or_default();
+                let input = crate::tickets::MessageInput {
+                    kind: domain::MessageKind::Reply,
+                    body,
+                    body_html: None,
+                    attachments: Vec::new(),
+                    status,
+                    owner: None,
+                    time: None,
+                };
+                self.add_message(actor, number, input).await.map(|_| ())
+            } else {
+                let patch = crate::tickets::TicketPatch { status, ..Default::default() };
+                self.update_ticket(actor, number, patch).await.map(|_| ())
+            };
+            match done {
+                Ok(()) => {
+                    if reply {
+                        out.replied.push(number);
+                    }
+                    if resolve {
+                        out.resolved.push(number);
+                    }
+                }
+                Err(e) => out.failed.push((number, e.to_string())),
+            }
+        }
+        Ok(out)
     }
 
     /// A notice: staff see any; a customer's contact or a partner only a published notice
@@ -431,15 +603,33 @@ impl App {
     pub async fn notice(&self, actor: &Actor, id: i64) -> Result<NoticeView> {
         let mut tx = self.db.read().await?;
         let n = store::notices::get(&mut tx, id).await?.ok_or_else(|| Error::NotFound(format!("notice {id}")))?;
-        if !actor.is_staff() {
-            let customers = self.portal_customers(&mut tx, actor).await?;
-            let mine = self.notices_for_customers(&mut tx, &customers).await?;
-            if !mine.iter().any(|m| m.id == id) {
-                return Err(Error::NotFound(format!("notice {id}")));
-            }
+        if !actor.is_staff() && !self.touches_reader(&mut tx, actor, &n).await? {
+            return Err(Error::NotFound(format!("notice {id}")));
         }
         let language = reader_language(&mut tx, actor).await?;
         self.notice_view(&mut tx, actor, &language, n, true).await
+    }
+
+    /// Whether a customer's contact or a partner may read a notice: published, visible now or
+    /// ended in the last [`ENDED_SHOWN`], and touching one of the reader's lines.
+    async fn touches_reader(&self, tx: &mut Tx, actor: &Actor, n: &NoticeRow) -> Result<bool> {
+        let (kind, state) = (kind_of(n)?, state_of(n)?);
+        let now = self.now();
+        let shown = match n.ended_at {
+            Some(ended) => now.duration_since(ts(ended)) <= ENDED_SHOWN,
+            None => {
+                let lead = self.instance_settings().await?.maintenance_lead();
+                domain::notice::is_visible(kind, state, window_of(n), now, lead)
+            }
+        };
+        if n.published_at.is_none() || !shown {
+            return Ok(false);
+        }
+        let Ok(scope) = serde_json::from_str::<Scope>(&n.scope) else { return Ok(false) };
+        let index = ScopeIndex::new([(n.id, &scope)]);
+        let customers = self.portal_customers(tx, actor).await?;
+        let lines = store::inventory::lines_of(tx, &customers).await?;
+        Ok(Self::match_lines(tx, &index, &lines).await?.contains_key(&n.id))
     }
 
     /// The view of a notice for `actor`, reading `language`; `counts` adds the live affected
@@ -452,9 +642,43 @@ impl App {
         n: NoticeRow,
         counts: bool,
     ) -> Result<NoticeView> {
+        let updates = store::notices::updates_of(tx, n.id).await?;
+        self.notice_view_with(tx, actor, language, n, counts, &updates).await
+    }
+
+    /// The views of several notices for `actor`, their timelines read at once (no counts).
+    async fn notice_views(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        language: &str,
+        notices: Vec<NoticeRow>,
+    ) -> Result<Vec<NoticeView>> {
+        let ids: Vec<i64> = notices.iter().map(|n| n.id).collect();
+        let mut updates: BTreeMap<i64, Vec<store::notices::UpdateRow>> = BTreeMap::new();
+        for u in store::status::updates_of_many(tx, &ids).await? {
+            updates.entry(u.notice_id).or_default().push(u);
+        }
+        let mut out = Vec::with_capacity(notices.len());
+        for n in notices {
+            let of = updates.remove(&n.id).unwrap_or_default();
+            out.push(self.notice_view_with(tx, actor, language, n, false, &of).await?);
+        }
+        Ok(out)
+    }
+
+    /// [`App::notice_view`] with the notice's timeline already read.
+    async fn notice_view_with(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        language: &str,
+        n: NoticeRow,
+        counts: bool,
+        updates: &[store::notices::UpdateRow],
+    ) -> Result<NoticeView> {
         let texts = texts_of(&n.texts);
         let shown = pick(&texts, language).cloned().unwrap_or_default();
-        let updates = store::notices::updates_of(tx, n.id).await?;
         let timeline = updates
             .iter()
             .map(|u| TimelineEntry {
@@ -516,9 +740,21 @@ impl App {
         Ok(out)
     }
 
+    /// Published notices that have ended, most recently ended first, without counts. Staff.
+    pub async fn ended_notices(&self, actor: &Actor, limit: i64) -> Result<Vec<NoticeView>> {
+        actor.require_staff()?;
+        let mut tx = self.db.read().await?;
+        let mut out = Vec::new();
+        for n in store::notices::ended_since(&mut tx, 0, limit.clamp(1, 500)).await? {
+            out.push(self.notice_view(&mut tx, actor, "en", n, false).await?);
+        }
+        Ok(out)
+    }
+
     /// Forgets the compiled visible notices (after a change in this process).
     pub(crate) fn forget_visible_notices(&self) {
         self.notice_cache.visible.clear();
+        self.notice_cache.status.forget();
     }
 
     /// The published notices visible now (active incidents, maintenance from its lead time until
@@ -530,12 +766,13 @@ impl App {
         let now = self.now();
         let mut rows = BTreeMap::new();
         let mut scopes = Vec::new();
+        let lead = self.instance_settings().await?.maintenance_lead();
         for n in store::notices::open(tx).await? {
             if n.published_at.is_none() {
                 continue;
             }
             let (Ok(kind), Ok(state)) = (kind_of(&n), state_of(&n)) else { continue };
-            if !domain::notice::is_visible(kind, state, window_of(&n), now, DEFAULT_LEAD) {
+            if !domain::notice::is_visible(kind, state, window_of(&n), now, lead) {
                 continue;
             }
             let Ok(scope) = serde_json::from_str::<Scope>(&n.scope) else { continue };
@@ -558,6 +795,17 @@ impl App {
         if visible.rows.is_empty() || lines.is_empty() {
             return Ok(Vec::new());
         }
+        let hits = Self::match_lines(tx, &visible.index, lines).await?;
+        Ok(hits.into_iter().rev().filter_map(|(id, lines)| visible.rows.get(&id).map(|n| (n.clone(), lines))).collect())
+    }
+
+    /// The notices of `index` touching these lines (ceased ones left out), each with the
+    /// identifiers of the lines it touches.
+    async fn match_lines(
+        tx: &mut Tx,
+        index: &ScopeIndex,
+        lines: &[store::inventory::LineRow],
+    ) -> Result<BTreeMap<i64, Vec<String>>> {
         let live: Vec<&store::inventory::LineRow> = lines.iter().filter(|l| l.status != "ceased").collect();
         let ids: Vec<i64> = live.iter().map(|l| l.id).collect();
         let mut elements: BTreeMap<i64, Vec<String>> = BTreeMap::new();
@@ -572,11 +820,27 @@ impl App {
                 elements.get(&l.id).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default();
             let facts =
                 LineFacts { identifier: &l.identifier, service: &l.service, territories: &territories, elements: &els };
-            for id in visible.index.matching(&facts) {
+            for id in index.matching(&facts) {
                 hits.entry(id).or_default().push(l.identifier.clone());
             }
         }
-        Ok(hits.into_iter().rev().filter_map(|(id, lines)| visible.rows.get(&id).map(|n| (n.clone(), lines))).collect())
+        Ok(hits)
+    }
+
+    /// The published notices in effect on a line now (an incident not resolved, maintenance in
+    /// progress): a ticket opened on it belongs to them.
+    pub(crate) async fn notices_in_effect(&self, tx: &mut Tx, line: &store::inventory::LineRow) -> Result<Vec<i64>> {
+        let touching = self.notices_touching(tx, std::slice::from_ref(line)).await?;
+        Ok(touching
+            .into_iter()
+            .filter(|(n, _)| {
+                matches!(
+                    (kind_of(n), state_of(n)),
+                    (Ok(NoticeKind::Incident), Ok(_)) | (Ok(NoticeKind::Maintenance), Ok(NoticeState::InProgress))
+                )
+            })
+            .map(|(n, _)| n.id)
+            .collect())
     }
 
     async fn notices_for_customers(&self, tx: &mut Tx, customers: &[i64]) -> Result<Vec<NoticeRow>> {
@@ -592,11 +856,8 @@ impl App {
             .filter(|c| crate::access::may_see_customer(actor, c.id, c.partner_id))
             .ok_or_else(|| Error::NotFound(format!("customer {code}")))?;
         let language = reader_language(&mut tx, actor).await?;
-        let mut out = Vec::new();
-        for n in self.notices_for_customers(&mut tx, &[c.id]).await? {
-            out.push(self.notice_view(&mut tx, actor, &language, n, false).await?);
-        }
-        Ok(out)
+        let notices = self.notices_for_customers(&mut tx, &[c.id]).await?;
+        self.notice_views(&mut tx, actor, &language, notices).await
     }
 
     /// Active and upcoming notices touching one line (for whoever may see the line).
@@ -604,11 +865,8 @@ impl App {
         let mut tx = self.db.read().await?;
         let l = self.visible_line(&mut tx, actor, identifier).await?;
         let language = reader_language(&mut tx, actor).await?;
-        let mut out = Vec::new();
-        for (n, _) in self.notices_touching(&mut tx, &[l]).await? {
-            out.push(self.notice_view(&mut tx, actor, &language, n, false).await?);
-        }
-        Ok(out)
+        let notices = self.notices_touching(&mut tx, &[l]).await?.into_iter().map(|(n, _)| n).collect();
+        self.notice_views(&mut tx, actor, &language, notices).await
     }
 
     /// The portal's notices: those touching the lines of the actor's customer (a partner: of
@@ -620,12 +878,14 @@ impl App {
             return Ok(Vec::new());
         }
         let lines = store::inventory::lines_of(&mut tx, &customers).await?;
-        let language = reader_language(&mut tx, actor).await?;
-        let mut out = Vec::new();
-        for (n, touched) in self.notices_touching(&mut tx, &lines).await? {
-            out.push((self.notice_view(&mut tx, actor, &language, n, false).await?, touched));
+        let (notices, touched): (Vec<NoticeRow>, Vec<Vec<String>>) =
+            self.notices_touching(&mut tx, &lines).await?.into_iter().unzip();
+        if notices.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let language = reader_language(&mut tx, actor).await?;
+        let views = self.notice_views(&mut tx, actor, &language, notices).await?;
+        Ok(views.into_iter().zip(touched).collect())
     }
 
     /// Moves maintenance notices whose window edge has passed (scheduled → in progress →
@@ -647,6 +907,7 @@ impl App {
             n.ended_at = to.is_final().then_some(micros);
             n.updated_at = micros;
             store::notices::save(&mut tx, &n).await?;
+            self.enqueue_alerts_if_ended(&mut tx, &n, micros).await?;
             let (old, new) = (Some(state.to_string()), Some(to.to_string()));
             crate::admin::audit(&mut tx, &system, None, "notice", n.id, "set", Some("state"), old, new, micros).await?;
             moved += 1;
@@ -686,6 +947,7 @@ impl App {
         let now = store::micros(self.now());
         let new = store::notices::link_ticket(&mut tx, notice_id, number, now).await?;
         if new {
+            store::sla::set_notice(&mut tx, number, notice_id).await?;
             crate::tickets::record(&mut tx, actor, number, "notice", None, None, Some(notice_id.to_string()), now)
                 .await?;
         }

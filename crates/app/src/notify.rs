@@ -33,7 +33,7 @@ pub const SEND: &str = "mail.send";
 pub const SEND_ATTEMPTS: i64 = 12;
 
 /// The kinds of notification, each with a template per language.
-pub const KINDS: [&str; 9] = [
+pub const KINDS: [&str; 10] = [
     "ack",
     "reply",
     "resolved",
@@ -43,6 +43,7 @@ pub const KINDS: [&str; 9] = [
     "masked",
     "agent_sla_warning",
     "agent_sla_breach",
+    crate::alerts::KIND,
 ];
 
 /// The languages with embedded templates; others fall back to English.
@@ -63,9 +64,9 @@ macro_rules! embedded {
 }
 
 embedded!(
-    "en" => ["ack", "reply", "resolved", "agent_new", "agent_reply", "refused", "masked", "agent_sla_warning", "agent_sla_breach"],
-    "it" => ["ack", "reply", "resolved", "agent_new", "agent_reply", "refused", "masked", "agent_sla_warning", "agent_sla_breach"],
-    "ca" => ["ack", "reply", "resolved", "agent_new", "agent_reply", "refused", "masked", "agent_sla_warning", "agent_sla_breach"]
+    "en" => ["ack", "reply", "resolved", "agent_new", "agent_reply", "refused", "masked", "agent_sla_warning", "agent_sla_breach", "notice_alert"],
+    "it" => ["ack", "reply", "resolved", "agent_new", "agent_reply", "refused", "masked", "agent_sla_warning", "agent_sla_breach", "notice_alert"],
+    "ca" => ["ack", "reply", "resolved", "agent_new", "agent_reply", "refused", "masked", "agent_sla_warning", "agent_sla_breach", "notice_alert"]
 );
 
 /// Splits a template file into its `Subject:` line and its body (after the blank line).
@@ -202,7 +203,7 @@ impl Compiled {
     }
 
     /// Renders both parts with `vars`; the subject comes out on one line.
-    fn render(&self, vars: &Vars) -> std::result::Result<RenderedMail, (&'static str, String)> {
+    pub(crate) fn render<V: Serialize>(&self, vars: &V) -> std::result::Result<RenderedMail, (&'static str, String)> {
         let one = |field: &'static str| -> std::result::Result<String, (&'static str, String)> {
             let tpl = self.env.get_template(field).map_err(|e| (field, describe(&e)))?;
             tpl.render(vars).map_err(|e| (field, describe(&e)))
@@ -215,8 +216,18 @@ impl Compiled {
 }
 
 /// Renders a subject and body template; `Err((field, message))` names the part and the line.
-fn render(subject: &str, body: &str, vars: &Vars) -> std::result::Result<RenderedMail, (&'static str, String)> {
+fn render<V: Serialize>(
+    subject: &str,
+    body: &str,
+    vars: &V,
+) -> std::result::Result<RenderedMail, (&'static str, String)> {
     Compiled::new(subject, body)?.render(vars)
+}
+
+/// Renders the embedded default of a kind and language (when an admin's version fails).
+pub(crate) fn render_default<V: Serialize>(language: &str, kind: &str, vars: &V) -> Result<RenderedMail> {
+    let (s, b) = split_file(default_template(language, kind).unwrap_or_default());
+    render(&s, &b, vars).map_err(|(f, e)| Error::Internal(format!("default template {language}/{kind} {f}: {e}")))
 }
 
 fn check_kind(kind: &str, language: &str) -> Result<()> {
@@ -229,9 +240,31 @@ fn check_kind(kind: &str, language: &str) -> Result<()> {
     Ok(())
 }
 
-fn language_of(l: &str) -> &'static str {
+/// The template language for a stored language (`it-IT` → `it`; unknown ones → `en`).
+pub(crate) fn language_of(l: &str) -> &'static str {
     let l = l.get(..2).unwrap_or("").to_ascii_lowercase();
     LANGUAGES.iter().copied().find(|x| *x == l).unwrap_or("en")
+}
+
+/// The sample data a template of `kind` is checked against before it is saved.
+fn sample_for(kind: &str) -> serde_json::Value {
+    if kind == crate::alerts::KIND {
+        crate::alerts::sample_vars()
+    } else {
+        serde_json::to_value(sample_vars()).unwrap_or_default()
+    }
+}
+
+/// Sample data for a template of any kind (a candidate previewed without its kind): the
+/// tickets' variables and the alerts' together.
+fn sample_any() -> serde_json::Value {
+    let mut all = serde_json::to_value(sample_vars()).unwrap_or_default();
+    if let (Some(all), serde_json::Value::Object(alert)) = (all.as_object_mut(), crate::alerts::sample_vars()) {
+        for (k, v) in alert {
+            all.entry(k).or_insert(v);
+        }
+    }
+    all
 }
 
 fn sample_vars() -> Vars {
@@ -294,19 +327,21 @@ pub(crate) fn quiet(origin: Option<&crate::mail::MailOrigin>) -> bool {
 }
 
 /// One email to put in the outbox.
-struct Email<'a> {
-    kind: &'static str,
-    ticket_id: Option<i64>,
-    message_row_id: Option<i64>,
-    from: &'a Mailbox,
-    from_addr: &'a str,
-    reply_to: &'a Mailbox,
+pub(crate) struct Email<'a> {
+    pub kind: &'static str,
+    pub ticket_id: Option<i64>,
+    pub message_row_id: Option<i64>,
+    pub from: &'a Mailbox,
+    pub from_addr: &'a str,
+    pub reply_to: &'a Mailbox,
     /// Recipients: header mailbox and envelope address.
-    to: &'a [(Mailbox, String)],
-    subject: String,
-    body: String,
+    pub to: &'a [(Mailbox, String)],
+    pub subject: String,
+    pub body: String,
     /// Earlier Message-IDs of the conversation (the last one is answered).
-    thread: &'a [String],
+    pub thread: &'a [String],
+    /// More header fields (name, value), such as `List-Unsubscribe`.
+    pub headers: &'a [(&'static str, String)],
 }
 
 /// An email formatted and waiting to be stored with the others of its change.
@@ -323,7 +358,7 @@ pub(crate) struct Pending {
 }
 
 /// Formats `e` as an RFC 5322 message.
-fn prepare_email(e: Email<'_>, domain: &str, now: i64) -> Result<Pending> {
+pub(crate) fn prepare_email(e: Email<'_>, domain: &str, now: i64) -> Result<Pending> {
     let stem = e.ticket_id.map(|t| format!("ticket-{t}")).unwrap_or_else(|| "notice".into());
     let message_id = format!("{stem}.{:016x}@{domain}", rand::random::<u64>());
     // All recipients in one `To` header, set once (adding them one by one re-parses the
@@ -351,6 +386,10 @@ fn prepare_email(e: Email<'_>, domain: &str, now: i64) -> Result<Pending> {
         let name = HeaderName::new_from_ascii("Auto-Submitted".into()).map_err(|e| Error::Internal(e.to_string()))?;
         b = b.raw_header(HeaderValue::new(name, v.into()));
     }
+    for (n, v) in e.headers {
+        let name = HeaderName::new_from_ascii((*n).to_owned()).map_err(|e| Error::Internal(e.to_string()))?;
+        b = b.raw_header(HeaderValue::new(name, v.clone()));
+    }
     let msg = b.header(ContentType::TEXT_PLAIN).body(e.body).map_err(|e| Error::Internal(e.to_string()))?;
     let raw = msg.formatted();
     let emails: Vec<&String> = e.to.iter().map(|(_, a)| a).collect();
@@ -370,6 +409,11 @@ fn prepare_email(e: Email<'_>, domain: &str, now: i64) -> Result<Pending> {
 /// Stores a change's emails in the outbox with their records and `mail.send` jobs, in `tx`
 /// (a few statements for all of them); returns how many.
 pub(crate) async fn flush(tx: &mut Tx, pending: Vec<Pending>, now: i64) -> Result<usize> {
+    Ok(flush_ids(tx, pending, now).await?.len())
+}
+
+/// As [`flush`], returning the outbox ids in the order of `pending`.
+pub(crate) async fn flush_ids(tx: &mut Tx, pending: Vec<Pending>, now: i64) -> Result<Vec<i64>> {
     let items: Vec<store::outbox::Queued<'_>> = pending
         .iter()
         .map(|p| store::outbox::Queued {
@@ -385,11 +429,11 @@ pub(crate) async fn flush(tx: &mut Tx, pending: Vec<Pending>, now: i64) -> Resul
             message_row_id: p.message_row_id,
         })
         .collect();
-    store::outbox::queue_many(tx, &items, SEND, SEND_ATTEMPTS, now).await?;
+    let ids = store::outbox::queue_many(tx, &items, SEND, SEND_ATTEMPTS, now).await?;
     for p in &pending {
         metrics::counter!("sportello_mail_queued_total", "kind" => p.kind).increment(1);
     }
-    Ok(pending.len())
+    Ok(ids)
 }
 
 /// Whether a new ticket opened by `actor` is acknowledged to its requestors: when it came from
@@ -410,7 +454,7 @@ pub(crate) struct Setting {
 impl App {
     /// The compiled template in force for (language, kind), from this process's short cache
     /// when fresh.
-    async fn compiled_template(
+    pub(crate) async fn compiled_template(
         &self,
         tx: &mut Tx,
         language: &'static str,
@@ -599,6 +643,7 @@ impl App {
                 subject: format!("[{reference}] {}", rendered.subject),
                 body: rendered.body,
                 thread: &thread,
+                headers: &[],
             };
             out.push(prepare_email(email, &domain, now)?);
             queued += 1;
@@ -667,6 +712,7 @@ impl App {
             subject: rendered.subject,
             body: rendered.body,
             thread: &thread,
+            headers: &[],
         };
         let pending = prepare_email(email, &domain, now)?;
         flush(tx, vec![pending], now).await?;
@@ -870,7 +916,7 @@ impl App {
         if subject.len() > 1000 || body.len() > 100_000 {
             return Err(Error::invalid("body", "at most 1000 bytes of subject and 100000 of body"));
         }
-        render(subject, body, &sample_vars()).map_err(|(field, e)| Error::invalid(field, e))?;
+        render(subject, body, &sample_for(kind)).map_err(|(field, e)| Error::invalid(field, e))?;
         let now = store::micros(self.now());
         let mut tx = self.db.write().await?;
         store::outbox::set_template(&mut tx, language, kind, subject, body, now).await?;
@@ -931,13 +977,13 @@ impl App {
         check_kind(kind, language)?;
         let mut tx = self.db.read().await?;
         let (subject, body, _) = template_in_force(&mut tx, language, kind).await?;
-        render(&subject, &body, &sample_vars()).map_err(|(field, e)| Error::invalid(field, e))
+        render(&subject, &body, &sample_for(kind)).map_err(|(field, e)| Error::invalid(field, e))
     }
 
     /// Renders a candidate template with sample data without saving it. Admins only.
     pub async fn preview_mail_template(&self, actor: &Actor, subject: &str, body: &str) -> Result<RenderedMail> {
         actor.require_admin()?;
-        render(subject, body, &sample_vars()).map_err(|(field, e)| Error::invalid(field, e))
+        render(subject, body, &sample_any()).map_err(|(field, e)| Error::invalid(field, e))
     }
 
     /// How many emails wait in the outbox (queued, not yet sent or failed).

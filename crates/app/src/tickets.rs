@@ -55,6 +55,9 @@ pub struct NewTicketInput {
     pub fields: BTreeMap<String, String>,
     /// Attachments of the first message.
     pub attachments: Vec<AttachmentInput>,
+    /// The line the ticket is about (identifier); its customer is the ticket's. A ticket on a
+    /// line that a notice in effect covers is linked to that notice.
+    pub line: Option<String>,
 }
 
 /// Changes to a ticket; `None` leaves a field alone.
@@ -133,6 +136,8 @@ pub struct ListInput {
     pub owner: Option<String>,
     /// Customer code.
     pub customer: Option<String>,
+    /// Only tickets about this line (identifier).
+    pub line: Option<String>,
     /// Categories (any of).
     pub categories: Vec<Category>,
     /// `newest` (default), `updated`, `priority` or `stale` (least recently changed first).
@@ -296,6 +301,7 @@ impl App {
         }
         if let Who::Partner { .. } = actor.who
             && input.customer.is_none()
+            && input.line.is_none()
         {
             p.add("customer", "the customer the ticket is for is needed");
         }
@@ -336,6 +342,29 @@ impl App {
                 _ => p.add("customer", format!("no customer `{code}`")),
             }
         }
+        // The line: visible to the actor, and the customer's when both are named.
+        let mut line = None;
+        if let Some(identifier) = input.line.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+            match self.visible_line(lazy.get().await?, actor, identifier).await {
+                Ok(l) => line = Some(l),
+                Err(Error::NotFound(_)) => p.add("line", format!("no line `{identifier}`")),
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(l) = &line {
+            match &customer {
+                Some(c) if c.id != l.customer_id => {
+                    p.add("line", format!("line `{}` is not customer {}'s", l.identifier, c.code))
+                }
+                Some(_) => {}
+                None => customer = store::people::customer(lazy.get().await?, l.customer_id).await?,
+            }
+        }
+        // The notices in effect on the line (a known fault): the ticket is linked to them.
+        let known: Vec<i64> = match &line {
+            Some(l) => self.notices_in_effect(lazy.get().await?, l).await?,
+            None => Vec::new(),
+        };
         let owner = match &input.owner {
             Some(email) => {
                 match self.owner_for(lazy.get().await?, &mut p, "owner", email, queue.as_ref().map(|q| q.id)).await? {
@@ -385,6 +414,9 @@ impl App {
         let (actor_w, attachments_w) = (actor.clone(), std::sync::Arc::new(input.attachments));
         let (category_in, severity_in, priority_in) = (input.category, input.severity, input.priority);
         let impact_in = input.impact.unwrap_or(1);
+        let line_id = line.as_ref().map(|l| l.id);
+        let known_view = known.clone();
+        let known = std::sync::Arc::new(known);
         let (queue_id, prefix, owner_id) = (queue.id, queue.reference_prefix.clone(), owner.as_ref().map(|u| u.id));
         let (title_w, values_w, customer_w) = (title.clone(), field_values.clone(), customer.clone());
         let acting_contact = std::sync::Arc::new(acting_contact);
@@ -398,6 +430,7 @@ impl App {
                 let origin = origin.clone();
                 let acting_contact = (*acting_contact).clone();
                 let bouncing = bouncing.clone();
+                let known = known.clone();
                 let (body_text, body_html) = (body_text.clone(), body_html.clone());
                 Box::pin(async move {
                     let mut customer_id = customer.as_ref().map(|c| c.id);
@@ -435,6 +468,7 @@ impl App {
                         priority: priority_in.unwrap_or(0),
                         priority_manual: priority_in.is_some(),
                         impact: impact_in,
+                        line_id,
                     };
                     if priority_in.is_none() {
                         new.priority = domain::priority::score(domain::priority::Factors {
@@ -447,7 +481,14 @@ impl App {
                     }
                     let t = store::tickets::insert(&mut *w, &new, now).await?;
                     let sla = match app.start_clock(&mut *w, &t, now).await? {
-                        Some(k) => Some(app.new_clock_view(&mut *w, &t, &k, now).await?),
+                        Some(mut k) => {
+                            // The clock of a ticket on a known fault records the notice.
+                            if let Some(first) = known.first() {
+                                store::sla::set_notice(&mut *w, t.id, *first).await?;
+                                k.notice_id = Some(*first);
+                            }
+                            Some(app.new_clock_view(&mut *w, &t, &k, now).await?)
+                        }
                         None => None,
                     };
                     for c in &requestor_rows {
@@ -489,7 +530,11 @@ impl App {
                         old_value: None,
                         new_value: Some(new_value),
                     };
-                    let events = [event("created", reference.clone()), event("reply", m.id.to_string())];
+                    let mut events = vec![event("created", reference.clone()), event("reply", m.id.to_string())];
+                    for notice in known.iter() {
+                        store::notices::link_ticket(&mut *w, *notice, t.id, now).await?;
+                        events.push(event("notice", notice.to_string()));
+                    }
                     store::events::insert_many(&mut *w, &events, now).await?;
                     if let Some(o) = &origin {
                         o.record(&mut *w, t.id, m.id, now).await?;
@@ -541,6 +586,8 @@ impl App {
             priority_manual: t.priority_manual,
             impact: t.impact,
             sla,
+            line: line.map(|l| l.identifier),
+            notices: known_view,
         })
     }
 
@@ -678,6 +725,11 @@ impl App {
                 Some(k) => Some(self.sla_view(tx, &k, self.now()).await?),
                 None => None,
             },
+            line: match t.line_id {
+                Some(id) => store::inventory::line_by_id(tx, id).await?.map(|l| l.identifier),
+                None => None,
+            },
+            notices: store::notices::notices_of_ticket(tx, t.id).await?,
         })
     }
 
@@ -777,6 +829,7 @@ impl App {
             }
         };
         filter.customer_codes = query.customers.clone();
+        filter.line = input.line.clone();
         filter.categories = query.categories.clone();
         filter.requestor_emails = query.requestors.clone();
         filter.text = store::search::TextQuery::from_query(&query);

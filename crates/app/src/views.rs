@@ -79,6 +79,10 @@ pub struct TicketView {
     pub impact: i64,
     /// The SLA clock, for a ticket opened under a contract.
     pub sla: Option<SlaView>,
+    /// The line the ticket is about (identifier).
+    pub line: Option<String>,
+    /// The notices (known faults) the ticket is linked to.
+    pub notices: Vec<i64>,
 }
 
 /// A ticket's SLA clock as people read it.
@@ -113,6 +117,8 @@ pub struct SlaView {
     pub intervention_breached: bool,
     /// The restoration was late.
     pub restoration_breached: bool,
+    /// The notice (known fault) the ticket was linked to first, recorded on the clock.
+    pub notice: Option<i64>,
 }
 
 /// A ticket as listed in a queue or search result.

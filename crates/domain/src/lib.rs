@@ -3,6 +3,7 @@
 pub mod access;
 pub mod calendar;
 pub mod clock;
+pub mod feed;
 pub mod fields;
 pub mod mail;
 pub mod notice;

@@ -38,6 +38,18 @@ pub enum Command {
     /// Measure business-time arithmetic on the built-in support levels' calendars, and the
     /// recompute of running SLA clocks after a calendar change.
     BenchSla(crate::bench::SlaBenchArgs),
+    /// Measure the public status page and its feeds over a loaded inventory and many notices.
+    BenchStatus(crate::bench_status::StatusBenchArgs),
+    /// Load inventory from a CSV file (`-`: standard input). Exit status: 0 every row imported,
+    /// 3 some rows refused (the others imported), 65 nothing written (bad file, --strict with a bad
+    /// row, or every row refused), 66 the file cannot be opened, 1 any other failure.
+    Import(crate::import::ImportArgs),
+    /// Measure line imports through the real CSV path on a national inventory (the ISTAT
+    /// municipalities), then affected-set counts and portal homes with active notices.
+    BenchInventory(crate::bench_inventory::InventoryBenchArgs),
+    /// Measure the fan-out of a notice to subscribed contacts: publish, then every alert email
+    /// rendered into the outbox.
+    BenchAlerts(crate::bench_alerts::AlertBenchArgs),
     /// Email: take in a message.
     #[command(subcommand)]
     Mail(MailCommand),
@@ -263,6 +275,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => crate::bench::run(&cli.database_url, args).await?,
         Command::BenchMail(args) => crate::bench::run_mail(&cli.database_url, args).await?,
         Command::BenchSla(args) => crate::bench::run_sla(&cli.database_url, args).await?,
+        Command::BenchStatus(args) => crate::bench_status::run_status(&cli.database_url, args).await?,
+        Command::BenchInventory(args) => crate::bench_inventory::run(&cli.database_url, args).await?,
+        Command::Import(args) => return crate::import::run(&cli.database_url, args).await,
+        Command::BenchAlerts(args) => crate::bench_alerts::run(&cli.database_url, args).await?,
         Command::Mail(MailCommand::Ingest { queue, action, max_bytes }) => {
             return Ok(crate::mail_ingest::run(&cli.database_url, queue, action, max_bytes).await);
         }

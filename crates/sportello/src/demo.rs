@@ -524,7 +524,216 @@ pub async fn seed(app: &App) -> anyhow::Result<String> {
         app.update_ticket(&agent, t.number, TicketPatch { status: Some(end), ..Default::default() }).await?;
     }
     let _ = writeln!(logins, "  {total} tickets in queues `support` and `treasury`");
+    clock.set(jiff::Timestamp::now());
+    inventory(&app, &sys, &mut logins).await?;
     Ok(logins)
+}
+
+/// Where the demo looks for the full ISTAT list of municipalities (the repository's sibling
+/// `shared/testdata`, or the file named by `SPORTELLO_DEMO_TERRITORY`).
+const ISTAT_PLACES: &[&str] =
+    &["../shared/testdata/territory/it-comuni-istat.csv", "shared/testdata/territory/it-comuni-istat.csv"];
+
+/// The municipalities the demo needs, in the ISTAT file's format, when the full list is not at
+/// hand (codes and 2011 census population from ISTAT).
+const BUILT_IN_TERRITORY: &str =
+    "istat_code,name,region_code,region_name,province_code,province_name,province_abbr,population_2011
+001272,Torino,01,Piemonte,001,Torino,TO,872367
+013075,Como,03,Lombardia,013,Como,CO,82045
+013095,Erba,03,Lombardia,013,Como,CO,16503
+013229,Valbrona,03,Lombardia,013,Como,CO,2656
+013250,Bellagio,03,Lombardia,013,Como,CO,3796
+015002,Abbiategrasso,03,Lombardia,015,Milano,MI,30994
+015146,Milano,03,Lombardia,015,Milano,MI,1242123
+015209,Sesto San Giovanni,03,Lombardia,015,Milano,MI,76514
+058091,Roma,12,Lazio,058,Roma,RM,2617175
+097030,Dervio,03,Lombardia,097,Lecco,LC,2681
+097042,Lecco,03,Lombardia,097,Lecco,LC,46705
+097084,Varenna,03,Lombardia,097,Lecco,LC,765
+108033,Monza,03,Lombardia,108,Monza e della Brianza,MB,119856
+";
+
+/// The demo's access network: a PoP per area, OLTs with PON ports, an exchange with cabinets.
+const NETWORK: &str = "code,name,kind,parent_code
+MI-POP-1,Milano via Caldera,pop,
+MI-OLT-07,OLT 7 Milano Lambrate,olt,MI-POP-1
+MI-OLT-07-P1,PON 1,pon_port,MI-OLT-07
+MI-OLT-07-P2,PON 2,pon_port,MI-OLT-07
+CO-POP-1,Como Camerlata,pop,
+CO-OLT-02,OLT 2 Como,olt,CO-POP-1
+CO-OLT-02-P1,PON 1,pon_port,CO-OLT-02
+LC-CE-01,Centrale Lecco,exchange,
+LC-CE-01-AR3,Armadio 3 Dervio,cabinet,LC-CE-01
+LC-CE-01-AR5,Armadio 5 Varenna,cabinet,LC-CE-01
+RM-POP-1,Roma Tor Vergata,pop,
+";
+
+/// The demo customers' lines: fibre in Milano and Como, copper behind Lecco's exchange along the
+/// lake, radio in the hills, SIMs and VoIP trunks.
+const LINES: &str = "identifier,customer_code,service,municipality_code,network_elements,status
+FTTH-MI-100231,C-1001,FTTH,015146,MI-OLT-07-P1,active
+FTTH-MI-100232,C-1001,FTTH,015146,MI-OLT-07-P2,active
+VOIP-C1001-01,C-1001,VOIP,015146,MI-POP-1,active
+FTTH-MB-200114,C-1002,FTTH,108033,MI-OLT-07-P2,active
+LEASED-MB-0007,C-1002,LEASED,108033,MI-POP-1,active
+SIM-8939010000001234,C-1002,SIM,108033,,active
+FTTC-CO-300551,C-1003,FTTC,013075,CO-POP-1,active
+FTTH-CO-300870,C-1004,FTTH,013095,CO-OLT-02-P1,active
+FTTH-CO-300871,C-1004,FTTH,013095,CO-OLT-02-P1,suspended
+FWA-CO-400012,C-1005,FWA,013229,CO-POP-1,active
+FTTC-CO-300990,C-1006,FTTC,013250,CO-POP-1,active
+FTTH-MI-100977,C-1007,FTTH,015209,MI-OLT-07-P1,active
+FTTC-LC-500101,C-2001,FTTC,097084,LC-CE-01-AR5,active
+FTTC-LC-500144,C-2002,FTTC,097042,LC-CE-01,active
+FTTC-LC-500210,C-2003,FTTC,097030,LC-CE-01-AR3,active
+FWA-LC-400077,C-2003,FWA,097030,,active
+";
+
+/// Territory, network and lines for the demo customers, and notices on them: a fibre fault in
+/// the province of Milano (the VIP law firm's lines among them), a maintenance along the lake
+/// in three days, and a fault solved last week.
+async fn inventory(app: &App, sys: &Actor, logins: &mut String) -> anyhow::Result<()> {
+    use app::notices::{NoticeInput, NoticeText, NoticeUpdateInput};
+    use domain::notice::{Impact, NoticeKind, NoticeState};
+    use domain::scope::{Scope, ScopeTerm};
+
+    let file =
+        std::env::var("SPORTELLO_DEMO_TERRITORY").ok().into_iter().chain(ISTAT_PLACES.iter().map(|p| (*p).to_owned()));
+    let full = file.filter_map(|p| std::fs::read(&p).ok()).next();
+    let report = match &full {
+        Some(bytes) => app.import_territory(sys, bytes.as_slice(), false).await?,
+        None => app.import_territory(sys, BUILT_IN_TERRITORY.as_bytes(), true).await?,
+    };
+    anyhow::ensure!(report.imported > 0, "the demo territory did not import: {report:?}");
+    app.import_network(sys, NETWORK.as_bytes(), true).await?;
+    let lines = app.import_lines(sys, LINES.as_bytes(), true, &|_| {}).await?;
+    anyhow::ensure!(lines.rejected.is_empty(), "demo lines refused: {:?}", lines.rejected);
+    app.refresh_line_tallies().await?;
+    let _ = writeln!(
+        logins,
+        "  {} territories ({}), {} lines",
+        report.imported,
+        if full.is_some() { "ISTAT, every Italian municipality" } else { "a built-in part of the ISTAT list" },
+        lines.imported
+    );
+
+    let texts = |it: (&str, &str), en: (&str, &str)| {
+        [
+            ("it".to_string(), NoticeText { title: it.0.into(), body: it.1.into() }),
+            ("en".to_string(), NoticeText { title: en.0.into(), body: en.1.into() }),
+        ]
+        .into()
+    };
+    let term = |territory: Option<&str>, element: Option<&str>, service: Option<&str>| ScopeTerm {
+        territory: territory.map(String::from),
+        network_element: element.map(String::from),
+        service: service.map(String::from),
+    };
+    let now = jiff::Timestamp::now();
+    let hours = |h: i64| jiff::SignedDuration::from_hours(h);
+    let fault = app
+        .create_notice(
+            sys,
+            NoticeInput {
+                kind: NoticeKind::Incident,
+                impact: Impact::Outage,
+                texts: texts(
+                    (
+                        "Guasto fibra a Milano",
+                        "Un taglio della fibra interrompe i servizi FTTH dietro la OLT 7 di Lambrate.",
+                    ),
+                    ("Fibre cut in Milan", "A fibre cut interrupts FTTH services behind OLT 7 in Lambrate."),
+                ),
+                internal_notes: "Scavo non autorizzato in via Padova; squadra Rossi sul posto.".into(),
+                scope: Scope { terms: vec![term(Some("015"), Some("MI-OLT-07"), Some("FTTH"))], lines: vec![] },
+                window: None,
+                estimated_restoration: Some(now + hours(4)),
+                publish: true,
+            },
+        )
+        .await?;
+    app.post_notice_update(
+        sys,
+        fault.id,
+        NoticeUpdateInput {
+            state: Some(NoticeState::Identified),
+            texts: texts(
+                ("", "Individuato il punto del taglio; giunzione in corso."),
+                ("", "The cut is located; splicing under way."),
+            ),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let start = now + hours(72);
+    app.create_notice(
+        sys,
+        NoticeInput {
+            kind: NoticeKind::Maintenance,
+            impact: Impact::Outage,
+            texts: texts(
+                (
+                    "Manutenzione centrale di Lecco",
+                    "Sostituzione degli apparati: interruzione fino a 2 ore nella finestra.",
+                ),
+                (
+                    "Maintenance at the Lecco exchange",
+                    "Equipment replacement: up to 2 hours without service within the window.",
+                ),
+            ),
+            internal_notes: String::new(),
+            scope: Scope { terms: vec![term(None, Some("LC-CE-01"), None)], lines: vec![] },
+            window: Some((start, start + hours(4))),
+            estimated_restoration: None,
+            publish: true,
+        },
+    )
+    .await?;
+    let past = app
+        .create_notice(
+            sys,
+            NoticeInput {
+                kind: NoticeKind::Incident,
+                impact: Impact::Degraded,
+                texts: texts(
+                    ("Rallentamenti radio in Valbrona", "Interferenze sul ponte radio."),
+                    ("Slow radio links in Valbrona", "Interference on the radio link."),
+                ),
+                internal_notes: String::new(),
+                scope: Scope { terms: vec![term(Some("013229"), None, Some("FWA"))], lines: vec![] },
+                window: None,
+                estimated_restoration: None,
+                publish: true,
+            },
+        )
+        .await?;
+    app.post_notice_update(
+        sys,
+        past.id,
+        NoticeUpdateInput {
+            state: Some(NoticeState::Resolved),
+            texts: texts(("", "Canale cambiato, servizio regolare."), ("", "Channel changed, service back to normal.")),
+            ..Default::default()
+        },
+    )
+    .await?;
+    // The law firm reports the fault on its line: the ticket joins the notice.
+    let requester =
+        app.contact_actor(contact_id(app, "a.brambilla@studiobrambilla.example").await?, Channel::Web).await?;
+    app.create_ticket(
+        &requester,
+        NewTicketInput {
+            queue: "support".into(),
+            title: "Fibra giù in studio".into(),
+            body: "Da un'ora la fibra dello studio non funziona, la ONT ha la luce rossa.".into(),
+            category: Some(Category::BlockingFault),
+            line: Some("FTTH-MI-100231".into()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let _ = writeln!(logins, "  notices: a fibre fault in Milano, a maintenance in Lecco in 3 days, one solved");
+    Ok(())
 }
 
 async fn contact_id(app: &App, email: &str) -> anyhow::Result<i64> {

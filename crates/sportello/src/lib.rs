@@ -1,8 +1,12 @@
 //! The `sportello` binary: command-line parsing and the long-running `serve` process.
 
 pub mod bench;
+pub mod bench_alerts;
+pub mod bench_inventory;
+pub mod bench_status;
 pub mod cli;
 pub mod demo;
+pub mod import;
 pub mod mail_ingest;
 pub mod serve;
 

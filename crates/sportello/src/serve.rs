@@ -5,6 +5,9 @@ use tokio::sync::watch;
 
 use crate::cli::ServeArgs;
 
+/// How often `serve` looks whether the line tallies are stale (a look is one small read).
+const TALLY_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Runs the server until a termination signal, then drains requests and workers.
 pub async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
     let mut app = crate::cli::open(database_url, args.db_connections).await?;
@@ -64,6 +67,9 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
         // Maintenance windows move their notices at the same pace.
         let (notices, stop) = (app.clone(), stop_rx.clone());
         workers.push(tokio::spawn(async move { notices.run_notice_sweeper(every, stop).await }));
+        // Line tallies found stale (an import by another process) are counted again.
+        let (tallies, stop) = (app.clone(), stop_rx.clone());
+        workers.push(tokio::spawn(async move { tallies.run_line_tallies(every.max(TALLY_EVERY), stop).await }));
     }
     if args.imap_interval > 0 {
         let extra_roots = match &args.imap_ca_file {

@@ -30,6 +30,7 @@ macro_rules! with_conn {
 }
 
 pub mod account;
+pub mod alerts;
 pub mod blobs;
 pub mod bulk;
 pub mod events;
@@ -48,6 +49,8 @@ pub mod rows;
 pub mod search;
 pub mod sessions;
 pub mod sla;
+pub mod status;
+pub mod storm;
 pub mod tickets;
 
 pub use futures_util::future::BoxFuture;
@@ -400,6 +403,31 @@ pub(crate) fn placeholders(start: usize, n: usize) -> String {
 /// Builds `($1, $2), ($3, $4)`: `rows` groups of `cols` placeholders.
 pub(crate) fn value_rows(rows: usize, cols: usize) -> String {
     (0..rows).map(|r| format!("({})", placeholders(r * cols, cols))).collect::<Vec<_>>().join(", ")
+}
+
+/// `rows` copies of `shape` (one row such as `(#, #, 'queued', #)`), each `#` a parameter:
+/// anonymous `?` on SQLite (it resolves `$N` names with a linear search per parameter, which is
+/// quadratic on statements of thousands of parameters), `$1, $2, …` on PostgreSQL.
+pub(crate) fn param_rows(sqlite: bool, rows: usize, shape: &str) -> String {
+    let mut out = String::with_capacity(rows * (shape.len() + 16));
+    let mut n = 0;
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        for ch in shape.chars() {
+            if ch != '#' {
+                out.push(ch);
+            } else if sqlite {
+                out.push('?');
+            } else {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// Microseconds since the Unix epoch, as stored.

@@ -88,6 +88,36 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_notices.sql"),
         postgres: include_str!("../migrations/postgres/0012_notices.sql"),
     },
+    Migration {
+        version: 13,
+        name: "ticket_lines",
+        sqlite: include_str!("../migrations/sqlite/0013_ticket_lines.sql"),
+        postgres: include_str!("../migrations/postgres/0013_ticket_lines.sql"),
+    },
+    Migration {
+        version: 14,
+        name: "alerts",
+        sqlite: include_str!("../migrations/sqlite/0014_alerts.sql"),
+        postgres: include_str!("../migrations/postgres/0014_alerts.sql"),
+    },
+    Migration {
+        version: 15,
+        name: "status_storm",
+        sqlite: include_str!("../migrations/sqlite/0015_status_storm.sql"),
+        postgres: include_str!("../migrations/postgres/0015_status_storm.sql"),
+    },
+    Migration {
+        version: 16,
+        name: "line_elements_by_line",
+        sqlite: include_str!("../migrations/sqlite/0016_line_elements_by_line.sql"),
+        postgres: include_str!("../migrations/postgres/0016_line_elements_by_line.sql"),
+    },
+    Migration {
+        version: 17,
+        name: "line_tallies",
+        sqlite: include_str!("../migrations/sqlite/0017_line_tallies.sql"),
+        postgres: include_str!("../migrations/postgres/0017_line_tallies.sql"),
+    },
 ];
 
 /// A fingerprint of the whole migration history of one backend (for test templates).
@@ -150,6 +180,11 @@ pub async fn run(db: &Db) -> Result<usize> {
             "the database has migration {} which this version of Sportello does not know: upgrade Sportello",
             newest.0
         )));
+    }
+    // A large line import that was interrupted may have left its dropped indexes unbuilt.
+    let built = crate::inventory::ensure_line_indexes(&mut tx).await?;
+    if built > 0 {
+        tracing::warn!(indexes = built, "built again the line indexes an interrupted import had dropped");
     }
     tx.commit().await?;
     Ok(ran)

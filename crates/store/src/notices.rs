@@ -273,24 +273,48 @@ pub struct DeliveryIn {
     pub outbox_id: Option<i64>,
 }
 
-/// Records deliveries of a notice message, many per statement.
+/// Records deliveries of one event of a notice (`published`, `update-N`, `end-T`), many per
+/// statement. A (notice, event, contact, line) recorded before is a conflict: the caller's
+/// transaction fails whole, so an event is never told twice.
 pub async fn record_deliveries(
     tx: &mut Tx,
     notice_id: i64,
     update_id: Option<i64>,
+    event: &str,
     rows: &[DeliveryIn],
     at: i64,
 ) -> Result<()> {
-    for chunk in rows.chunks(5_000) {
+    if let Tx::Postgres(c) = tx {
+        let contact: Vec<i64> = rows.iter().map(|d| d.contact_id).collect();
+        let line: Vec<i64> = rows.iter().map(|d| d.line_id).collect();
+        let outbox: Vec<Option<i64>> = rows.iter().map(|d| d.outbox_id).collect();
+        sqlx::query(
+            "INSERT INTO notice_deliveries (notice_id, update_id, event, contact_id, line_id, outbox_id, at)
+             SELECT $1, $2, $3, c, l, o, $4 FROM UNNEST($5::BIGINT[], $6::BIGINT[], $7::BIGINT[]) AS u(c, l, o)",
+        )
+        .bind(notice_id)
+        .bind(update_id)
+        .bind(event)
+        .bind(at)
+        .bind(contact)
+        .bind(line)
+        .bind(outbox)
+        .execute(&mut **c)
+        .await?;
+        return Ok(());
+    }
+    let sqlite = true;
+    for chunk in rows.chunks(4_000) {
         let sql = format!(
-            "INSERT INTO notice_deliveries (notice_id, update_id, contact_id, line_id, outbox_id, at) VALUES {}",
-            crate::value_rows(chunk.len(), 6)
+            "INSERT INTO notice_deliveries (notice_id, update_id, event, contact_id, line_id, outbox_id, at) VALUES {}",
+            crate::param_rows(sqlite, chunk.len(), "(#, #, #, #, #, #, #)")
         );
-        let mut args = Vec::with_capacity(chunk.len() * 6);
+        let mut args = Vec::with_capacity(chunk.len() * 7);
         for d in chunk {
             args.extend([
                 crate::Arg::Int(notice_id),
                 crate::Arg::OptInt(update_id),
+                crate::Arg::Text(event.to_owned()),
                 crate::Arg::Int(d.contact_id),
                 crate::Arg::Int(d.line_id),
                 crate::Arg::OptInt(d.outbox_id),
@@ -303,13 +327,46 @@ pub async fn record_deliveries(
     Ok(())
 }
 
-/// A line's record of who was told what: (notice id, update id, contact email, at), newest first.
-pub async fn deliveries_of_line(tx: &mut Tx, line_id: i64, limit: i64) -> Result<Vec<(i64, Option<i64>, String, i64)>> {
-    let rows: Vec<(i64, Option<i64>, String, i64)> = with_conn!(tx, c => sqlx::query_as(
-        "SELECT d.notice_id, d.update_id, k.email, d.at FROM notice_deliveries d JOIN contacts k ON k.id = d.contact_id
-         WHERE d.line_id = $1 ORDER BY d.id DESC LIMIT $2")
-        .bind(line_id).bind(limit).fetch_all(&mut *c).await)?;
-    Ok(rows)
+/// One line's delivery: who was told of which event of which notice, when, and what became of
+/// the email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRow {
+    pub notice_id: i64,
+    pub update_id: Option<i64>,
+    pub event: String,
+    /// The state the update moved the notice to (none for the publication and the clock's end).
+    pub update_state: Option<String>,
+    pub contact_email: String,
+    pub outbox_id: Option<i64>,
+    /// `queued`, `sent` or `failed` (none when the outbox row is gone).
+    pub mail_state: Option<String>,
+    pub at: i64,
+}
+
+/// A line's record of who was told what, newest first.
+pub async fn deliveries_of_line(tx: &mut Tx, line_id: i64, limit: i64) -> Result<Vec<DeliveryRow>> {
+    with_conn!(tx, c => {
+        let rows = sqlx::query(
+            "SELECT d.notice_id, d.update_id, d.event, u.state AS update_state, k.email, d.outbox_id, o.state AS mail_state, d.at
+             FROM notice_deliveries d JOIN contacts k ON k.id = d.contact_id
+             LEFT JOIN notice_updates u ON u.id = d.update_id LEFT JOIN outbox o ON o.id = d.outbox_id
+             WHERE d.line_id = $1 ORDER BY d.id DESC LIMIT $2")
+            .bind(line_id).bind(limit).fetch_all(&mut *c).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DeliveryRow {
+                    notice_id: r.try_get("notice_id")?,
+                    update_id: r.try_get("update_id")?,
+                    event: r.try_get("event")?,
+                    update_state: r.try_get("update_state")?,
+                    contact_email: r.try_get("email")?,
+                    outbox_id: r.try_get("outbox_id")?,
+                    mail_state: r.try_get("mail_state")?,
+                    at: r.try_get("at")?,
+                })
+            })
+            .collect()
+    })
 }
 
 /// How many deliveries a notice has (all messages).

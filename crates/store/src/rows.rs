@@ -112,6 +112,8 @@ pub struct TicketRow {
     pub updated_at: i64,
     pub resolved_at: Option<i64>,
     pub merged_into: Option<i64>,
+    /// The line the ticket is about.
+    pub line_id: Option<i64>,
 }
 
 /// A ticket as listed: with its queue, owner and requestors.

@@ -332,11 +332,13 @@ pub struct ClockRow {
     pub restoration_due: Option<i64>,
     pub next_due: Option<i64>,
     pub alarm_at: Option<i64>,
+    /// The notice the ticket was linked to first (its known fault); kept by [`set_notice`] only.
+    pub notice_id: Option<i64>,
 }
 
 const CLOCK: &str = "SELECT ticket_id, contract_id, level_id, category, severity, phase, consumed, running_since, paused_since, \
      paused_for, intervened_at, restored_at, intervention_breached, restoration_breached, warned, intervention_due, \
-     restoration_due, next_due, alarm_at FROM ticket_sla";
+     restoration_due, next_due, alarm_at, notice_id FROM ticket_sla";
 
 macro_rules! clock_row {
     ($r:expr) => {
@@ -364,6 +366,7 @@ macro_rules! clock_row {
                 restoration_due: $r.try_get("restoration_due")?,
                 next_due: $r.try_get("next_due")?,
                 alarm_at: $r.try_get("alarm_at")?,
+                notice_id: $r.try_get("notice_id")?,
             })
         })()
     };
@@ -537,6 +540,7 @@ pub async fn running_dues_input(tx: &mut Tx, level_id: i64, after: i64, limit: i
                     restoration_due: None,
                     next_due: None,
                     alarm_at: None,
+                    notice_id: None,
                 })
             })
             .collect()
@@ -680,4 +684,12 @@ pub async fn time_by_customer(tx: &mut Tx, from: i64, to: i64) -> Result<Vec<Tim
             })
             .collect()
     })
+}
+
+/// Records on a ticket's clock (if it has one) the notice it belongs to, unless one is recorded.
+pub async fn set_notice(tx: &mut Tx, ticket_id: i64, notice_id: i64) -> Result<()> {
+    with_conn!(tx, c => sqlx::query(
+        "UPDATE ticket_sla SET notice_id = $2 WHERE ticket_id = $1 AND notice_id IS NULL")
+        .bind(ticket_id).bind(notice_id).execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
 }

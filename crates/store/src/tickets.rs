@@ -9,7 +9,7 @@ use crate::{
 };
 
 const COLS: &str = "t.id, t.queue_id, t.title, t.status, t.owner_id, t.customer_id, t.category, t.severity, t.priority, \
-                    t.priority_manual, t.impact, t.created_at, t.updated_at, t.resolved_at, t.merged_into";
+                    t.priority_manual, t.impact, t.created_at, t.updated_at, t.resolved_at, t.merged_into, t.line_id";
 
 macro_rules! ticket_row {
     ($r:expr) => {
@@ -33,6 +33,7 @@ macro_rules! ticket_row {
                 updated_at: $r.try_get("updated_at")?,
                 resolved_at: $r.try_get("resolved_at")?,
                 merged_into: $r.try_get("merged_into")?,
+                line_id: $r.try_get("line_id")?,
             })
         })()
     };
@@ -51,21 +52,22 @@ pub struct NewTicket {
     pub priority: i64,
     pub priority_manual: bool,
     pub impact: i64,
+    pub line_id: Option<i64>,
 }
 
 /// Creates a ticket; its id is its global number.
 pub async fn insert(tx: &mut Tx, t: &NewTicket, now: i64) -> Result<TicketRow> {
     let sql = format!(
         "INSERT INTO tickets (queue_id, title, status, owner_id, customer_id, category, severity, priority,
-             priority_manual, impact, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $11, $9, $9) RETURNING {}",
+             priority_manual, impact, line_id, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $11, $12, $9, $9) RETURNING {}",
         COLS.replace("t.", "")
     );
     with_conn!(tx, c => {
         let r = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(t.queue_id).bind(&t.title).bind(t.status.as_str()).bind(t.owner_id).bind(t.customer_id)
             .bind(t.category.as_str()).bind(t.severity.as_str()).bind(t.priority).bind(now)
-            .bind(t.priority_manual).bind(t.impact)
+            .bind(t.priority_manual).bind(t.impact).bind(t.line_id)
             .fetch_one(&mut *c).await?;
         ticket_row!(r)
     })
@@ -374,6 +376,8 @@ pub struct Filter {
     pub ids: Vec<i64>,
     /// Only tickets of these customer codes.
     pub customer_codes: Vec<String>,
+    /// Only tickets about the line with this identifier.
+    pub line: Option<String>,
     /// Only tickets of these categories.
     pub categories: Vec<Category>,
     /// Only tickets whose requestors include one of these emails.
@@ -435,6 +439,10 @@ pub async fn list(tx: &mut Tx, f: &Filter) -> Result<Vec<TicketListRow>> {
     if !f.ids.is_empty() {
         let ph: Vec<String> = f.ids.iter().map(|id| push(&mut args, Arg::Int(*id))).collect();
         wh.push(format!("t.id IN ({})", ph.join(", ")));
+    }
+    if let Some(line) = &f.line {
+        let p = push(&mut args, Arg::Text(line.clone()));
+        wh.push(format!("t.line_id = (SELECT id FROM lines WHERE identifier = {p})"));
     }
     if !f.customer_codes.is_empty() {
         let ph: Vec<String> = f.customer_codes.iter().map(|s| push(&mut args, Arg::Text(s.clone()))).collect();

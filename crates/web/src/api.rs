@@ -100,6 +100,10 @@ pub struct NewTicketBody {
     /// How many lines or SIMs the ticket concerns (default 1).
     #[serde(default)]
     pub impact: Option<i64>,
+    /// The line the ticket is about (identifier); its customer becomes the ticket's, and a
+    /// notice in effect on the line gets the ticket linked.
+    #[serde(default)]
+    pub line: Option<String>,
     /// Owner's email.
     #[serde(default)]
     pub owner: Option<String>,
@@ -246,6 +250,8 @@ pub struct ListParams {
     pub owner: Option<String>,
     /// Customer code.
     pub customer: Option<String>,
+    /// Only tickets about this line (identifier).
+    pub line: Option<String>,
     /// Categories, comma-separated.
     pub category: Option<String>,
     /// `newest` (default), `updated`, `priority` or `stale` (least recently changed first).
@@ -282,6 +288,7 @@ async fn create_ticket(
         fields: b.fields,
         attachments: attachments(b.attachments)?,
         impact: b.impact,
+        line: b.line,
     };
     Ok((StatusCode::CREATED, Json(s.app.create_ticket(&actor, input).await?)))
 }
@@ -307,6 +314,7 @@ async fn list_tickets(
         statuses,
         owner: p.owner,
         customer: p.customer,
+        line: p.line,
         categories,
         order: p.order,
         cursor: p.cursor,

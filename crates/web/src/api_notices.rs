@@ -84,6 +84,12 @@ pub struct NoticeUpdateBody {
     /// A new estimated restoration time.
     #[serde(default)]
     pub estimated_restoration: Option<Timestamp>,
+    /// Also post the text as a public reply on every open linked ticket.
+    #[serde(default)]
+    pub reply_to_tickets: bool,
+    /// When this update ends the notice, resolve its open linked tickets.
+    #[serde(default)]
+    pub resolve_tickets: bool,
 }
 
 /// The texts of a body: `texts`, or `title`/`body` as Italian.
@@ -116,6 +122,32 @@ async fn create_notice(
         publish: !b.draft,
     };
     Ok((StatusCode::CREATED, Json(s.app.create_notice(&actor, input).await?)))
+}
+
+#[utoipa::path(put, path = "/notices/{id}", tag = "notices", params(("id" = i64, Path)), request_body = NoticeBody,
+    responses((status = 200, body = NoticeView, description = "Changed; each changed field is an event. `draft: false` publishes a draft"),
+              (status = 400, body = Problem, description = "Malformed body, another kind, or a notice that has ended"),
+              (status = 422, body = Problem, description = "Unknown codes in the scope (all listed), an empty scope, an inverted or missing window"),
+              (status = 404, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn edit_notice(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<NoticeBody>,
+) -> ApiResult<Json<NoticeView>> {
+    let id = path_id(&id, "notice")?;
+    let input = NoticeInput {
+        kind: b.kind,
+        impact: b.impact,
+        texts: texts(b.texts, b.title, b.body),
+        internal_notes: b.internal_notes,
+        scope: b.scope,
+        window: b.window.map(|w| (w.start, w.end)),
+        estimated_restoration: b.estimated_restoration,
+        publish: !b.draft,
+    };
+    Ok(Json(s.app.edit_notice(&actor, id, input).await?))
 }
 
 #[utoipa::path(get, path = "/notices", tag = "notices",
@@ -165,6 +197,8 @@ async fn post_update(
         state: b.state,
         texts: texts(b.texts, String::new(), b.body),
         estimated_restoration: b.estimated_restoration,
+        reply_to_tickets: b.reply_to_tickets,
+        resolve_tickets: b.resolve_tickets,
     };
     Ok((StatusCode::CREATED, Json(s.app.post_notice_update(&actor, id, input).await?)))
 }
@@ -233,7 +267,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_notices, create_notice))
         .routes(routes!(preview))
-        .routes(routes!(get_notice))
+        .routes(routes!(get_notice, edit_notice))
         .routes(routes!(post_update))
         .routes(routes!(publish))
         .routes(routes!(customer_notices))

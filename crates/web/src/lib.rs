@@ -2,9 +2,11 @@
 //! `/metrics`. Handlers only translate HTTP to `app` calls and back.
 
 pub mod api;
+pub mod api_alerts;
 pub mod api_mail;
 pub mod api_notices;
 pub mod api_sla;
+pub mod api_storms;
 pub mod pages;
 pub mod problem;
 
@@ -71,6 +73,7 @@ impl Modify for BearerAuth {
         (name = "jobs", description = "Background jobs (admins)"),
         (name = "email", description = "Queue addresses and policies, notification templates, IMAP mailboxes, the quarantine (admins)"),
         (name = "notices", description = "Lines, targeted outage and maintenance notices, their scope preview, timeline and the notices touching a customer or a line"),
+        (name = "alerts", description = "Opt-in email alerts of notices: contacts' subscriptions to lines and zones, and each line's record of who was told what"),
         (name = "sla", description = "Business calendars, support levels, contracts, SLA breaches soon, time entries and the monthly time report"),
     )
 )]
@@ -79,7 +82,15 @@ struct ApiDoc;
 /// The OpenAPI document of the API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, api) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
-        .nest("/api/v1", api::routes().merge(api_mail::routes()).merge(api_sla::routes()).merge(api_notices::routes()))
+        .nest(
+            "/api/v1",
+            api::routes()
+                .merge(api_mail::routes())
+                .merge(api_sla::routes())
+                .merge(api_notices::routes())
+                .merge(api_storms::routes())
+                .merge(api_alerts::routes()),
+        )
         .split_for_parts();
     api
 }
@@ -202,7 +213,15 @@ pub fn router_with(app: App, pages_config: pages::PagesConfig) -> Router {
     let live = pages::live::Hub::new(app.clone());
     let state = AppState { app, metrics: metrics_handle(), pages: std::sync::Arc::new(pages_config), live };
     let (api, _) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/api/v1", api::routes().merge(api_mail::routes()).merge(api_sla::routes()).merge(api_notices::routes()))
+        .nest(
+            "/api/v1",
+            api::routes()
+                .merge(api_mail::routes())
+                .merge(api_sla::routes())
+                .merge(api_notices::routes())
+                .merge(api_storms::routes())
+                .merge(api_alerts::routes()),
+        )
         .split_for_parts();
     Router::new()
         .merge(api)

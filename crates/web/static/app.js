@@ -163,4 +163,30 @@
     }
     if (done) ev.preventDefault();
   });
+
+  // The notice editor's scope picker: territory and element fields suggest codes as the agent
+  // types (the server answers territories and elements whose code or name matches).
+  var suggestions = document.getElementById("scope-suggestions");
+  var timer = null;
+  document.querySelectorAll("input[data-lookup]").forEach(function (input) {
+    input.addEventListener("input", function () {
+      var q = input.value.trim();
+      if (timer) clearTimeout(timer);
+      if (!suggestions || q.length < 2) return;
+      timer = setTimeout(function () {
+        fetch("/notices/lookup?q=" + encodeURIComponent(q), { credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.json() : []; })
+          .then(function (list) {
+            suggestions.textContent = "";
+            list.filter(function (s) { return s.what === input.dataset.lookup; }).forEach(function (s) {
+              var o = document.createElement("option");
+              o.value = s.code;
+              o.label = s.label;
+              suggestions.appendChild(o);
+            });
+          })
+          .catch(function () {});
+      }, 200);
+    });
+  });
 })();

@@ -326,7 +326,7 @@ both!(
 
         // Templates: listed, previewed, refused when broken, saved, reset.
         let (s, v, _) = api.call("GET", "/api/v1/mail/templates", admin, None).await;
-        assert_eq!((s, v.as_array().unwrap().len()), (StatusCode::OK, 27));
+        assert_eq!((s, v.as_array().unwrap().len()), (StatusCode::OK, 30));
         assert_eq!(api.call("GET", "/api/v1/mail/templates", agent, None).await.0, StatusCode::FORBIDDEN);
         let (s, v, _) = api
             .call(

@@ -267,6 +267,20 @@ impl Chrome {
         }
     }
 
+    /// Waits until the text of `css` satisfies `ok` (a form posted back to the page it was on
+    /// leaves the path unchanged, so only the page's content tells that the answer came); returns it.
+    fn wait_text(&self, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let text = self.text(css);
+            if ok(&text) {
+                return text;
+            }
+            assert!(start.elapsed() < WAIT, "{}: {css} still reads {text:?}, waiting for {what}", self.scenario);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Saves a screenshot of the top of the page as `target/screenshots/<scenario>-<page>.png`.
     fn screenshot(&self, page: &str) {
         self.exec("window.scrollTo(0, 0)");
@@ -348,6 +362,8 @@ async fn agent_searches_opens_and_replies_changing_the_status() {
         b.fill("#reply-body", "Abbiamo sostituito il router: ci confermate che la linea è tornata?");
         b.click("#reply-status option[value=\"stalled\"]");
         b.click("form.compose.reply button[type=submit]");
+        // The form posts back to the ticket page: its path does not change, its status does.
+        b.wait_text(".ticket-head .status", "the reply to be saved", |s| s == "Stalled");
         b.wait_path("back to the ticket page", |p| p.starts_with(&page));
         let history = b.text("ol.history");
         assert!(history.contains("Replied"), "{history}");
@@ -590,6 +606,55 @@ async fn queue_view_gets_new_tickets_live_and_pages_fit_a_360_pixel_screen() {
         assert!(wide[0].as_i64().unwrap() <= wide[1].as_i64().unwrap(), "portal: {wide}");
         b.screenshot("portal-360");
     });
+    server.abort();
+    t.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_in_the_affected_province_sees_the_notice_on_home_line_and_ticket_form_another_none() {
+    let Some(driver) = Driver::start("notice") else { return };
+    let t = Ctx::sqlite().await;
+    let cast = t.seed().await;
+    with_passwords(&t, &cast).await;
+    crate::notices::inventory(&t, &cast).await;
+    let id = crate::notice_pages::milan_fault(&t, &cast).await;
+    let (origin, server) = serve(&t).await;
+    let b = Chrome::open(driver, &origin, "notice");
+    web(|| {
+        b.login("anna@acme.example");
+        b.go("/portal");
+        let banner = b.text(&format!("article[data-notice=\"{id}\"]"));
+        assert!(banner.contains("Guasto fibra <b>Milano</b>"), "the title, as text: {banner}");
+        assert!(banner.contains("ACME-1") && banner.contains("ACME-2") && !banner.contains("ACME-3"), "{banner}");
+        b.screenshot("home");
+        // From the banner to the line's page, and from there to the ticket form.
+        b.click(&format!("article[data-notice=\"{id}\"] a[href=\"/portal/lines/ACME-1\"]"));
+        b.wait_path("the line page", |p| p == "/portal/lines/ACME-1");
+        assert!(b.text(&format!("article[data-notice=\"{id}\"]")).contains("Tecnici al lavoro"));
+        b.screenshot("line");
+        b.click("a.button[href^=\"/portal/tickets/new\"]");
+        b.wait_path("the ticket form", |p| p.starts_with("/portal/tickets/new"));
+        let known = b.text("section.known-fault");
+        assert!(known.contains("ACME-1") && known.contains("Guasto fibra"), "the notice first: {known}");
+        b.screenshot("ticket-form");
+        // The Como line is not affected: the form shows no notice for it.
+        b.go("/portal/tickets/new?line=ACME-3");
+        assert!(b.all("section.known-fault").is_empty());
+        b.logout();
+
+        b.login("dario@other.example");
+        b.go("/portal");
+        assert!(b.all("article.notice-banner").is_empty(), "nothing for a customer in Roma");
+        assert!(!b.source().contains("Guasto fibra"));
+        b.go("/portal/lines/OTHER-1");
+        assert!(b.all("article.notice-banner").is_empty());
+        b.go("/portal/tickets/new?line=OTHER-1");
+        assert!(b.all("section.known-fault").is_empty());
+        b.go(&format!("/portal/notices/{id}"));
+        assert!(!b.source().contains("Guasto fibra"), "the notice's own page is not found for dario");
+        b.screenshot("elsewhere");
+    });
+    web(|| drop(b));
     server.abort();
     t.finish().await;
 }

@@ -42,7 +42,7 @@ threading.Event().wait()
 "#;
 
 /// Whether aiosmtpd is there; without it the test is skipped, except in CI where it must run.
-fn have_aiosmtpd() -> bool {
+pub(crate) fn have_aiosmtpd() -> bool {
     let ok = Command::new("python3")
         .args(["-c", "import aiosmtpd"])
         .stdout(Stdio::null())
@@ -64,14 +64,14 @@ fn free_port() -> u16 {
 
 /// A received message: envelope and the bytes.
 #[derive(Debug, Clone)]
-struct Received {
-    to: Vec<String>,
-    raw: String,
+pub(crate) struct Received {
+    pub(crate) to: Vec<String>,
+    pub(crate) raw: String,
 }
 
 impl Received {
     /// A header's value, unfolded; `None` when absent.
-    fn header(&self, name: &str) -> Option<String> {
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
         let head = self.raw.split("\r\n\r\n").next().unwrap_or("").replace("\r\n ", " ").replace("\r\n\t", " ");
         head.lines().find_map(|l| {
             let (n, v) = l.split_once(':')?;
@@ -85,7 +85,7 @@ impl Received {
 }
 
 /// The SMTP server: a child process on `port`, saving messages under `dir`.
-struct Smtp {
+pub(crate) struct Smtp {
     child: Option<Child>,
     dir: tempfile::TempDir,
     port: u16,
@@ -93,7 +93,7 @@ struct Smtp {
 }
 
 impl Smtp {
-    fn new(reject: &str) -> Smtp {
+    pub(crate) fn new(reject: &str) -> Smtp {
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("server.py");
         std::fs::write(&script, SERVER).unwrap();
@@ -126,11 +126,11 @@ impl Smtp {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         let mut names: Vec<_> = std::fs::read_dir(self.dir.path().join("out"))
             .unwrap()
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -149,7 +149,7 @@ impl Smtp {
             .collect()
     }
 
-    fn to(&self, address: &str) -> Vec<Received> {
+    pub(crate) fn to(&self, address: &str) -> Vec<Received> {
         self.received().into_iter().filter(|r| r.to.iter().any(|a| a == address)).collect()
     }
 }
@@ -162,7 +162,7 @@ impl Drop for Smtp {
 
 /// The test's application: mail from help@op.example, links to https://help.op.example, the
 /// support queue's address support@op.example.
-async fn mail_app(t: &Ctx) -> App {
+pub(crate) async fn mail_app(t: &Ctx) -> App {
     let mut app = t.app.clone();
     let c = Arc::make_mut(&mut app.config);
     c.mail_from = "help@op.example".into();
@@ -180,7 +180,7 @@ async fn set_queue_address(app: &App) {
 }
 
 /// Runs a real worker with the built-in handlers and `mail.send` until no job is due or running.
-async fn deliver(app: &App, smtp_url: &str) {
+pub(crate) async fn deliver(app: &App, smtp_url: &str) {
     let handlers = mail::send::Sender::from_url(smtp_url).unwrap().register(app::jobs::Handlers::builtin());
     let (stop, rx) = tokio::sync::watch::channel(false);
     let cfg =
@@ -498,7 +498,7 @@ both!(
         // Reset: the default again.
         let back = app.reset_mail_template(&cast.admin, "ack", "it").await.unwrap();
         assert!(!back.overridden && back.subject.starts_with("Abbiamo ricevuto"));
-        assert_eq!(app.mail_templates(&cast.admin).await.unwrap().len(), 27);
+        assert_eq!(app.mail_templates(&cast.admin).await.unwrap().len(), 30);
     }
 );
 

@@ -7,7 +7,7 @@ use domain::scope::{Scope, ScopeTerm};
 
 use crate::harness::*;
 
-const TERRITORY: &str = "code,name,level,parent_code
+pub(crate) const TERRITORY: &str = "code,name,level,parent_code
 IT,Italia,country,
 03,Lombardia,region,IT
 015,Milano,province,03
@@ -120,6 +120,7 @@ ACME-2,ACME,FTTH,015146,,ceased
             state,
             texts: [("it".to_string(), NoticeText { title: String::new(), body: body.into() })].into(),
             estimated_restoration: None,
+            ..Default::default()
         };
         t.app
             .post_notice_update(&cast.agent, v.id, update(Some(NoticeState::Identified), "Causa trovata"))
@@ -184,6 +185,17 @@ both!(
         assert_eq!((v.state, v.affected_lines), (NoticeState::Scheduled, Some(1)));
         // Eleven days ahead: not shown yet (lead time 7 days); from 24 November it is.
         assert!(a.my_notices(&cast.anna).await.unwrap().is_empty());
+        // An admin lengthens the lead time to 14 days: shown at once, here and on the status page.
+        let lead =
+            |days| app::instance::InstanceSettingsInput { maintenance_lead_days: Some(days), ..Default::default() };
+        assert!(a.save_instance_settings(&cast.agent, lead(14)).await.is_err(), "admins only");
+        assert!(a.save_instance_settings(&cast.admin, lead(91)).await.is_err(), "at most 90 days");
+        assert_eq!(a.save_instance_settings(&cast.admin, lead(14)).await.unwrap().maintenance_lead_days, 14);
+        assert_eq!(a.my_notices(&cast.anna).await.unwrap().len(), 1);
+        assert_eq!(a.status_page("it").await.unwrap().maintenance.len(), 1);
+        a.save_instance_settings(&cast.admin, lead(7)).await.unwrap();
+        assert!(a.my_notices(&cast.anna).await.unwrap().is_empty());
+        assert!(a.status_page("it").await.unwrap().maintenance.is_empty());
         clock.set(rome("2026-11-24T03:00:00"));
         a.forget_caches();
         assert_eq!(a.my_notices(&cast.anna).await.unwrap().len(), 1);

@@ -21,6 +21,9 @@ macro_rules! locale {
                 include_str!(concat!("../../locales/", $code, "/portal.ftl")),
                 include_str!(concat!("../../locales/", $code, "/admin.ftl")),
                 include_str!(concat!("../../locales/", $code, "/sla.ftl")),
+                include_str!(concat!("../../locales/", $code, "/notices.ftl")),
+                include_str!(concat!("../../locales/", $code, "/status.ftl")),
+                include_str!(concat!("../../locales/", $code, "/alerts.ftl")),
             ],
         )
     };

@@ -5,14 +5,19 @@ mod account;
 mod admin;
 mod admin_mail;
 mod admin_sla;
+mod alerts;
 mod form;
 pub mod i18n;
 mod invite;
 pub mod live;
+mod notices;
 mod people;
 mod portal;
+mod portal_lines;
 mod queue;
 mod sla;
+mod status;
+mod storm;
 mod ticket;
 
 use std::net::SocketAddr;
@@ -77,12 +82,17 @@ pub fn routes() -> Router<AppState> {
         .merge(ticket::routes())
         .merge(live::routes())
         .merge(portal::routes())
+        .merge(portal_lines::routes())
+        .merge(notices::routes())
+        .merge(alerts::routes())
         .merge(account::routes())
         .merge(people::routes())
         .merge(admin::routes())
         .merge(admin_mail::routes())
         .merge(admin_sla::routes())
         .merge(sla::routes())
+        .merge(status::routes())
+        .merge(storm::routes())
         .merge(invite::routes())
 }
 

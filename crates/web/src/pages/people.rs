@@ -149,7 +149,16 @@ struct CustomerPage {
     in_force: Option<ContractLine>,
     /// The customer's other contracts (past, future, or the partner's set aside by its own).
     contracts: Vec<ContractLine>,
+    /// The customer's lines (the first ones).
+    lines: Vec<app::inventory::LineView>,
+    /// How many lines in all.
+    line_count: usize,
+    /// The notices touching the customer's lines.
+    banners: Vec<super::notices::Banner>,
 }
+
+/// The most lines the customer page lists.
+const CUSTOMER_LINES_SHOWN: usize = 200;
 
 async fn customer(
     State(state): State<AppState>,
@@ -189,7 +198,21 @@ async fn customer(
         .map(|k| ContractLine::new(&viewer.tr, k, &levels, &partners))
         .collect();
     let in_force = in_force.map(|k| ContractLine::new(&viewer.tr, k, &levels, &partners));
+    let mut lines = state.app.customer_lines(&s.actor, &customer.code).await.map_err(&err)?;
+    let line_count = lines.len();
+    lines.truncate(CUSTOMER_LINES_SHOWN);
+    let banners = state
+        .app
+        .customer_notices(&s.actor, &customer.code)
+        .await
+        .map_err(&err)?
+        .iter()
+        .map(|n| super::notices::banner(&viewer.tr, n, &[], "/notices", "/lines"))
+        .collect();
     Ok(render(&CustomerPage {
+        lines,
+        line_count,
+        banners,
         in_force,
         contracts,
         me: viewer.me(),

@@ -19,6 +19,7 @@ use domain::{Category, MessageKind, Status};
 use serde::Deserialize;
 
 use super::form::Submitted;
+use super::notices::{Banner, banner};
 use super::{CsrfForm, Me, PageError, Tr, Viewer, check_csrf, render};
 use crate::AppState;
 
@@ -78,6 +79,8 @@ struct PortalPage {
     recent: Vec<TicketSummary>,
     /// The partner's customers for the filter (empty for contacts: no filter shown).
     customers: Vec<Choice>,
+    /// The notices touching the reader's lines.
+    banners: Vec<Banner>,
 }
 
 #[derive(Deserialize)]
@@ -128,7 +131,15 @@ async fn portal(
         .map_err(viewer.err())?
         .tickets;
     let customers = customer_choices(&customers, customer.as_deref());
-    Ok(render(&PortalPage { me: viewer.me(), tr: viewer.tr, open, recent, customers }))
+    let banners = state
+        .app
+        .my_notices(&s.actor)
+        .await
+        .map_err(viewer.err())?
+        .iter()
+        .map(|(n, lines)| banner(&viewer.tr, n, lines, "/portal/notices", "/portal/lines"))
+        .collect();
+    Ok(render(&PortalPage { me: viewer.me(), tr: viewer.tr, open, recent, customers, banners }))
 }
 
 /// The queue of tickets opened from the portal: the instance's `support` queue when it exists
@@ -148,6 +159,7 @@ struct Problems {
     body: Option<String>,
     category: Option<String>,
     customer: Option<String>,
+    line: Option<String>,
     files: Option<String>,
     other: Option<String>,
 }
@@ -158,6 +170,7 @@ impl Problems {
             || self.body.is_some()
             || self.category.is_some()
             || self.customer.is_some()
+            || self.line.is_some()
             || self.files.is_some()
             || self.other.is_some()
     }
@@ -182,6 +195,8 @@ impl Problems {
                 self.body = Some(tr.t("portal-error-body"));
             } else if field == "customer" {
                 self.customer = Some(tr.t("portal-error-customer"));
+            } else if field == "line" {
+                self.line = Some(tr.t("portal-error-line"));
             } else if field.starts_with("attachments") {
                 self.files = Some(tr.t("portal-error-files"));
             } else {
@@ -203,6 +218,45 @@ struct NewTicketPage {
     title: String,
     body: String,
     problems: Problems,
+    /// The line the ticket is about (identifier), if chosen.
+    line: String,
+    /// The reader's lines, for the suggestions.
+    lines: Vec<String>,
+    /// The notices touching the chosen line, shown before the form.
+    banners: Vec<Banner>,
+    /// The reader has been shown those notices (the next submission opens the ticket anyway).
+    seen_notices: bool,
+}
+
+/// The most lines the form suggests.
+const LINES_SUGGESTED: usize = 1000;
+
+async fn line_suggestions(state: &AppState, actor: &Actor) -> Result<Vec<String>, Error> {
+    let mut lines: Vec<String> =
+        state.app.my_lines(actor).await?.into_iter().filter(|l| l.status != "ceased").map(|l| l.identifier).collect();
+    lines.truncate(LINES_SUGGESTED);
+    Ok(lines)
+}
+
+/// The banners of the notices touching a line (none for an unknown line: the form reports it).
+async fn line_banners(state: &AppState, tr: &Tr, actor: &Actor, line: &str) -> Result<Vec<Banner>, Error> {
+    if line.is_empty() {
+        return Ok(Vec::new());
+    }
+    match state.app.line_notices(actor, line).await {
+        Ok(list) => Ok(list
+            .iter()
+            .map(|n| banner(tr, n, std::slice::from_ref(&line.to_owned()), "/portal/notices", "/portal/lines"))
+            .collect()),
+        Err(Error::NotFound(_)) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct NewQuery {
+    #[serde(default)]
+    line: String,
 }
 
 fn category_choices(tr: &Tr, selected: Option<Category>) -> Vec<Choice> {
@@ -216,14 +270,24 @@ fn category_choices(tr: &Tr, selected: Option<Category>) -> Vec<Choice> {
         .collect()
 }
 
-async fn new_form(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
+async fn new_form(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<NewQuery>,
+) -> Result<Response, PageError> {
     let s = viewer.require()?;
     if !s.portal {
         return Ok(Redirect::to("/").into_response());
     }
     let customers = partner_customers(&state, &viewer, &s.actor).await?;
     let only = (customers.len() == 1).then(|| customers[0].0.clone());
+    let line = q.line.trim().to_owned();
+    let banners = line_banners(&state, &viewer.tr, &s.actor, &line).await.map_err(viewer.err())?;
     let page = NewTicketPage {
+        seen_notices: !banners.is_empty(),
+        banners,
+        lines: line_suggestions(&state, &s.actor).await.map_err(viewer.err())?,
+        line,
         partner: is_partner(&s.actor),
         customers: customer_choices(&customers, only.as_deref()),
         categories: category_choices(&viewer.tr, None),
@@ -249,6 +313,9 @@ async fn create(State(state): State<AppState>, viewer: Viewer, form: Submitted) 
     let body = form.get("body").unwrap_or("").to_owned();
     let category = form.opt("category").and_then(|c| Category::parse(&c));
     let customer = form.opt("customer");
+    let line = form.text("line");
+    // The notices were shown for this very line (another line's would be shown first again).
+    let seen_notices = !line.is_empty() && form.text("seen_notices") == line;
     let mut problems = Problems::default();
     if domain::validate::title(&title).is_err() {
         problems.title = Some(tr.t("portal-error-title"));
@@ -268,8 +335,16 @@ async fn create(State(state): State<AppState>, viewer: Viewer, form: Submitted) 
     if !problems.any() && queue.is_none() {
         problems.other = Some(tr.t("portal-error-no-queue"));
     }
-    let again = |problems: Problems, status: StatusCode| {
+    let lines = line_suggestions(&state, &s.actor).await.map_err(viewer.err())?;
+    // A line a notice touches: the notice first; submitting again opens the ticket anyway (it
+    // is then linked to the notice by the app).
+    let banners = line_banners(&state, tr, &s.actor, &line).await.map_err(viewer.err())?;
+    let again = |problems: Problems, status: StatusCode, banners: Vec<Banner>| {
         let page = NewTicketPage {
+            seen_notices: !banners.is_empty(),
+            banners,
+            lines: lines.clone(),
+            line: line.clone(),
             partner,
             customers: customer_choices(&customers, customer.as_deref()),
             categories: category_choices(tr, category),
@@ -282,8 +357,11 @@ async fn create(State(state): State<AppState>, viewer: Viewer, form: Submitted) 
         (status, render(&page)).into_response()
     };
     let Some(queue) = queue.filter(|_| !problems.any()) else {
-        return Ok(again(problems, StatusCode::BAD_REQUEST));
+        return Ok(again(problems, StatusCode::BAD_REQUEST, banners));
     };
+    if !banners.is_empty() && !seen_notices {
+        return Ok(again(problems, StatusCode::OK, banners));
+    }
     let input = NewTicketInput {
         queue,
         title: title.clone(),
@@ -291,13 +369,14 @@ async fn create(State(state): State<AppState>, viewer: Viewer, form: Submitted) 
         category,
         customer: if partner { customer.clone() } else { None },
         attachments: form.files,
+        line: Some(line.clone()).filter(|l| !l.is_empty()),
         ..Default::default()
     };
     match state.app.create_ticket(&s.actor, input).await {
         Ok(t) => Ok(Redirect::to(&format!("/portal/tickets/{}", t.number)).into_response()),
         Err(Error::Invalid(list)) => {
             problems.add_app_problems(tr, &list);
-            Ok(again(problems, StatusCode::BAD_REQUEST))
+            Ok(again(problems, StatusCode::BAD_REQUEST, banners))
         }
         Err(e) => Err(viewer.err()(e)),
     }

@@ -132,6 +132,7 @@ impl Filters {
             statuses: if self.statuses.is_empty() { ACTIVE.to_vec() } else { self.statuses.clone() },
             owner: opt(&self.owner),
             customer: opt(&self.customer),
+            line: None,
             categories,
             order: Some(order.to_owned()),
             cursor: opt(&self.cursor),
