@@ -26,7 +26,7 @@ use crate::harness::*;
 /// The W3C key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// How long to wait for an element or a page.
-const WAIT: Duration = Duration::from_secs(10);
+const WAIT: Duration = Duration::from_secs(20);
 
 fn on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
@@ -254,29 +254,29 @@ impl Chrome {
         self.cmd("POST", "/execute/sync", Some(json!({"script": script, "args": []})))
     }
 
-    /// Waits until the current path satisfies `ok`; returns it.
-    fn wait_path(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+    /// Does `act` (a click or a key that leaves the page) and waits until a new document has
+    /// loaded in place of the old one; returns its path. The path alone does not tell: it changes
+    /// as soon as the navigation commits, before the new page is there to read, and a form posted
+    /// back to its own page keeps it. The old document carries a mark the new one lacks.
+    fn navigate(&self, what: &str, act: impl FnOnce()) -> String {
+        self.exec("window.sportelloLeft = true;");
+        act();
+        let probe = json!({
+            "script": "return document.readyState === 'complete' && window.sportelloLeft === undefined;",
+            "args": [],
+        });
         let start = Instant::now();
         loop {
-            let path = self.path();
-            if ok(&path) {
-                return path;
+            // While the navigation is under way the script may fail (no document yet): not there.
+            if let Ok(Value::Bool(true)) = self.call("POST", "/execute/sync", Some(probe.clone())) {
+                return self.path();
             }
-            assert!(start.elapsed() < WAIT, "{}: still on {path}, waiting for {what}", self.scenario);
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Waits until the text of `css` satisfies `ok` (a form posted back to the page it was on
-    /// leaves the path unchanged, so only the page's content tells that the answer came); returns it.
-    fn wait_text(&self, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let text = self.text(css);
-            if ok(&text) {
-                return text;
-            }
-            assert!(start.elapsed() < WAIT, "{}: {css} still reads {text:?}, waiting for {what}", self.scenario);
+            assert!(
+                start.elapsed() < WAIT,
+                "{}: still on the old page of {}, waiting for {what}",
+                self.scenario,
+                self.path()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -296,8 +296,8 @@ impl Chrome {
         self.go("/login");
         self.fill("#email", email);
         self.fill("#password", PASSWORD);
-        self.click("form[action=\"/login\"] button[type=submit]");
-        self.wait_path("the login to succeed", |p| !p.starts_with("/login"));
+        let to = self.navigate("the login", || self.click("form[action=\"/login\"] button[type=submit]"));
+        assert!(!to.starts_with("/login"), "{}: the login of {email} failed: {}", self.scenario, self.text("main"));
     }
 
     /// Forgets the session cookie (a fresh visitor).
@@ -347,24 +347,23 @@ async fn agent_searches_opens_and_replies_changing_the_status() {
         b.login("agent@op.example");
         b.go("/tickets");
         assert_eq!(b.all("#ticket-list tr[data-number]").len(), 2, "both tickets are in the queue view");
-        b.fill("#q", "lampeggia\u{E007}");
-        b.wait_path("the search", |p| p.contains("q=lampeggia"));
+        let to = b.navigate("the search", || b.fill("#q", "lampeggia\u{E007}"));
+        assert!(to.contains("q=lampeggia"), "{to}");
         let rows = b.all("#ticket-list tbody tr[data-number]");
         assert_eq!(rows.len(), 1, "one result for a word of the body: {}", b.text("#ticket-list"));
         let listed = b.text("#ticket-list tbody");
         assert!(listed.contains(&wanted.reference) && !listed.contains(&other.reference), "{listed}");
         b.screenshot("search");
 
-        b.click(&format!("#ticket-list tr[data-number=\"{}\"] a[href=\"/tickets/{}\"]", wanted.number, wanted.number));
+        let link = format!("#ticket-list tr[data-number=\"{}\"] a[href=\"/tickets/{}\"]", wanted.number, wanted.number);
         let page = format!("/tickets/{}", wanted.number);
-        b.wait_path("the ticket page", |p| p == page);
+        assert_eq!(b.navigate("the ticket page", || b.click(&link)), page);
         assert!(b.text("h1").contains("Sede di Como senza linea"));
         b.fill("#reply-body", "Abbiamo sostituito il router: ci confermate che la linea è tornata?");
         b.click("#reply-status option[value=\"stalled\"]");
-        b.click("form.compose.reply button[type=submit]");
-        // The form posts back to the ticket page: its path does not change, its status does.
-        b.wait_text(".ticket-head .status", "the reply to be saved", |s| s == "Stalled");
-        b.wait_path("back to the ticket page", |p| p.starts_with(&page));
+        // The form posts back to the ticket page: its path does not change, its document does.
+        let to = b.navigate("the reply to be saved", || b.click("form.compose.reply button[type=submit]"));
+        assert!(to.starts_with(&page), "{to}");
         let history = b.text("ol.history");
         assert!(history.contains("Replied"), "{history}");
         assert!(history.contains("Status:") && history.contains("→ Stalled"), "the status change: {history}");
@@ -395,8 +394,8 @@ async fn contact_opens_a_ticket_sees_public_replies_only_and_not_others_tickets(
         b.fill("#title", "Linea lenta in magazzino");
         b.fill("#body", "Da ieri la linea va a 2 Mbit/s.");
         b.screenshot("new-ticket");
-        b.click("form.portal-form button[type=submit]");
-        let path = b.wait_path("the new ticket", |p| p.starts_with("/portal/tickets/") && !p.ends_with("/new"));
+        let path = b.navigate("the new ticket", || b.click("form.portal-form button[type=submit]"));
+        assert!(path.starts_with("/portal/tickets/") && !path.ends_with("/new"), "{path}: {}", b.text("main"));
         path.rsplit('/').next().unwrap().parse().unwrap()
     });
     let view = t.app.ticket(&cast.agent, n).await.unwrap();
@@ -474,8 +473,8 @@ async fn partner_user_sees_its_customers_tickets_and_filters_them() {
         b.screenshot("portal");
 
         b.click("#customer option[value=\"LAKE\"]");
-        b.click("form.filter button[type=submit]");
-        b.wait_path("the filter", |p| p.contains("customer=LAKE"));
+        let to = b.navigate("the filter", || b.click("form.filter button[type=submit]"));
+        assert!(to.contains("customer=LAKE"), "{to}");
         let main = b.text("main");
         assert!(main.contains(&lake.reference), "{main}");
         assert!(!main.contains(&como.reference) && !main.contains("Fibra Como"), "COMO is filtered out: {main}");
@@ -628,12 +627,12 @@ async fn a_customer_in_the_affected_province_sees_the_notice_on_home_line_and_ti
         assert!(banner.contains("ACME-1") && banner.contains("ACME-2") && !banner.contains("ACME-3"), "{banner}");
         b.screenshot("home");
         // From the banner to the line's page, and from there to the ticket form.
-        b.click(&format!("article[data-notice=\"{id}\"] a[href=\"/portal/lines/ACME-1\"]"));
-        b.wait_path("the line page", |p| p == "/portal/lines/ACME-1");
+        let link = format!("article[data-notice=\"{id}\"] a[href=\"/portal/lines/ACME-1\"]");
+        assert_eq!(b.navigate("the line page", || b.click(&link)), "/portal/lines/ACME-1");
         assert!(b.text(&format!("article[data-notice=\"{id}\"]")).contains("Tecnici al lavoro"));
         b.screenshot("line");
-        b.click("a.button[href^=\"/portal/tickets/new\"]");
-        b.wait_path("the ticket form", |p| p.starts_with("/portal/tickets/new"));
+        let to = b.navigate("the ticket form", || b.click("a.button[href^=\"/portal/tickets/new\"]"));
+        assert!(to.starts_with("/portal/tickets/new"), "{to}");
         let known = b.text("section.known-fault");
         assert!(known.contains("ACME-1") && known.contains("Guasto fibra"), "the notice first: {known}");
         b.screenshot("ticket-form");
