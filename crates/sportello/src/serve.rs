@@ -88,6 +88,20 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
         let (app, stop) = (app.clone(), stop_rx.clone());
         workers.push(tokio::spawn(async move { mail::imap::run(app, cfg, stop).await }));
     }
+    // The first portal page and the first status page after a start would otherwise compile the
+    // visible notices and place every notice of the page while their reader waits.
+    let warm = app.clone();
+    tokio::spawn(async move {
+        match warm.warm_caches().await {
+            Ok(w) => tracing::info!(
+                visible_notices = w.visible_notices,
+                status_notices = ?w.status_notices,
+                ms = w.took.as_millis() as u64,
+                "caches warmed"
+            ),
+            Err(e) => tracing::warn!(error = %e, "warming the caches failed; the first readers fill them"),
+        }
+    });
     let router = web::router_with(app.clone(), pages);
     tracing::info!(%addr, backend = ?app.db.backend(), database = %crate::redact(database_url), "serving");
     println!("sportello: listening on http://{addr}");

@@ -508,3 +508,24 @@ both!(
         assert!(t.app.instance_settings().await.unwrap().status_page);
     }
 );
+
+both!(
+    async fn warming_at_start_compiles_the_visible_notices_and_places_those_of_the_status_page(t: &Ctx) {
+        let cast = t.seed().await;
+        let a = t.app.clone().with_clock(app::Clock::manual(rome("2026-11-20T10:00:00")));
+        let none = a.warm_caches().await.unwrap();
+        assert_eq!((none.visible_notices, none.status_notices), (0, Some(0)));
+        publish_fixture(t, &a, &cast).await;
+        // Visible: the incident, the maintenance in two days and the one about a named line (not
+        // the draft, nor the ended ones); on the page: the incident, the maintenance and the two
+        // ended ones, not the named line's.
+        let warmed = a.warm_caches().await.unwrap();
+        assert_eq!((warmed.visible_notices, warmed.status_notices), (3, Some(4)), "{warmed:?}");
+        let page = a.status_page("it").await.unwrap();
+        assert_eq!(page.incidents.len() + page.maintenance.len() + page.history.len(), 4);
+        let off = app::instance::InstanceSettingsInput { status_page: Some(false), ..Default::default() };
+        a.save_instance_settings(&cast.admin, off).await.unwrap();
+        let warmed = a.warm_caches().await.unwrap();
+        assert_eq!((warmed.visible_notices, warmed.status_notices), (3, None), "no status page to warm");
+    }
+);
