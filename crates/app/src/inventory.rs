@@ -521,6 +521,20 @@ impl TerritoryTree {
         out
     }
 
+    /// The ids of every municipality not merged into another.
+    pub(crate) fn municipalities(&self) -> Vec<i64> {
+        let level = TerritoryLevel::Municipality.as_str();
+        self.rows.iter().filter(|r| r.level == level && r.successor_id.is_none()).map(|r| r.id).collect()
+    }
+
+    /// The territory that the per-region breakdown of lines files municipality `id` under
+    /// (`store::inventory::affected_breakdown`): its grandparent, else its parent, else itself.
+    pub(crate) fn breakdown_region(&self, id: i64) -> Option<&store::inventory::TerritoryRow> {
+        let m = self.by_id(id)?;
+        let Some(parent) = m.parent_id.and_then(|p| self.by_id(p)) else { return Some(m) };
+        Some(parent.parent_id.and_then(|g| self.by_id(g)).unwrap_or(parent))
+    }
+
     /// The territory of `id`.
     pub(crate) fn by_id(&self, id: i64) -> Option<&store::inventory::TerritoryRow> {
         self.index_of.get(&id).and_then(|i| self.rows.get(*i))

@@ -310,7 +310,10 @@ impl App {
         let mut tx = self.db.read().await?;
         let ids = self.resolve_scope(&mut tx, &scope).await?;
         let (lines, customers) = store::inventory::count_affected(&mut tx, &ids).await?;
-        let groups = store::inventory::affected_breakdown(&mut tx, &ids).await?;
+        let groups = match self.tallied_breakdown(&mut tx, &ids).await? {
+            Some(groups) => groups,
+            None => store::inventory::affected_breakdown(&mut tx, &ids).await?,
+        };
         Ok(AffectedPreview {
             lines,
             customers,

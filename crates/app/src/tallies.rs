@@ -8,11 +8,13 @@
 //! slower). They are refreshed after an import (`sportello import`) and by a background task of
 //! `serve` ([`App::run_line_tallies`]) that finds them stale.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use store::inventory::{TallyMarks, TerritoryRow};
+use store::Tx;
+use store::inventory::{ScopeIds, TallyMarks, TerritoryRow};
 
+use crate::inventory::TerritoryTree;
 use crate::{App, Error, Result};
 
 /// What a refresh of the line tallies did.
@@ -175,6 +177,51 @@ impl App {
     pub async fn line_tallies_current(&self) -> Result<bool> {
         let mut tx = self.db.read().await?;
         Ok(store::inventory::tally_marks(&mut tx).await?.current())
+    }
+
+    /// The lines a scope reaches per region and service, `(region code, service code, lines)`
+    /// as `store::inventory::affected_breakdown` gives them (most lines first), from the line
+    /// tallies: the scope must be one territory term (or everywhere), perhaps with a service, and
+    /// the tallies current. A territory whose municipalities lie in one region is its own tally
+    /// filed under that region; a wider one (the country) is the tally of each region, used only
+    /// where that region's municipalities are exactly those filed under it. `None` otherwise:
+    /// the lines are read.
+    pub(crate) async fn tallied_breakdown(
+        &self,
+        tx: &mut Tx,
+        ids: &ScopeIds,
+    ) -> Result<Option<Vec<(String, String, i64)>>> {
+        let Some((territory, service)) = store::inventory::tally_key(ids) else { return Ok(None) };
+        let tree = TerritoryTree::load(tx).await?;
+        let within = if territory == 0 { tree.municipalities() } else { tree.municipalities_under(territory) };
+        let mut filed: BTreeMap<i64, (String, usize)> = BTreeMap::new();
+        for m in &within {
+            let Some(region) = tree.breakdown_region(*m) else { return Ok(None) };
+            filed.entry(region.id).or_insert_with(|| (region.code.clone(), 0)).1 += 1;
+        }
+        // The tally to read for each region code.
+        let tallies: HashMap<i64, String> = match filed.len() {
+            0 => return Ok(Some(Vec::new())),
+            1 => filed.into_values().map(|(code, _)| (territory, code)).collect(),
+            _ => {
+                let mut out = HashMap::with_capacity(filed.len());
+                for (region, (code, n)) in filed {
+                    if tree.municipalities_under(region).len() != n {
+                        return Ok(None);
+                    }
+                    out.insert(region, code);
+                }
+                out
+            }
+        };
+        let wanted: Vec<i64> = tallies.keys().copied().collect();
+        let Some(rows) = store::inventory::tallied_by_service(tx, &wanted, service).await? else { return Ok(None) };
+        let mut out: Vec<(String, String, i64)> = rows
+            .into_iter()
+            .filter_map(|(t, service, lines)| tallies.get(&t).map(|code| (code.clone(), service, lines)))
+            .collect();
+        out.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)).then_with(|| a.1.cmp(&b.1)));
+        Ok(Some(out))
     }
 
     /// Refreshes the line tallies every `every` until `shutdown` turns true.

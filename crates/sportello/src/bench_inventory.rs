@@ -689,6 +689,8 @@ async fn measure(app: &App, staff: &Actor, args: &InventoryBenchArgs, loaded: &L
         let ids: Vec<i64> = ids.iter().copied().take(200).collect();
         let mut notice = Vec::new();
         let mut count = Vec::new();
+        let mut preview = Vec::new();
+        let mut from_lines = Vec::new();
         let mut lines = Vec::new();
         for id in &ids {
             let (v, d) = timed(app.notice(staff, *id)).await?;
@@ -697,9 +699,24 @@ async fn measure(app: &App, staff: &Actor, args: &InventoryBenchArgs, loaded: &L
             let ((l, _), d) = timed(app.count_scope(staff, &scope)).await?;
             count.push(d);
             lines.push(l);
+            let (p, d) = timed(app.preview_scope(staff, &scope)).await?;
+            preview.push(d);
+            // The same breakdown read from the lines, for comparison (a few notices: it is slow):
+            // the term again for FTTH only adds no line, but the scope is no longer one tally.
+            if from_lines.len() < 5 && scope.terms.len() == 1 && scope.terms[0].service.is_none() {
+                let mut twice = scope.clone();
+                let mut ftth = scope.terms[0].clone();
+                ftth.service = Some("FTTH".into());
+                twice.terms.push(ftth);
+                let (q, d) = timed(app.preview_scope(staff, &twice)).await?;
+                anyhow::ensure!(q.by_region_and_service == p.by_region_and_service, "the breakdowns differ");
+                from_lines.push(d);
+            }
         }
         notice.sort();
         count.sort();
+        preview.sort();
+        from_lines.sort();
         lines.sort_unstable();
         let median_lines = lines.get(lines.len() / 2).copied().unwrap_or(0);
         let max_lines = lines.last().copied().unwrap_or(0);
@@ -715,6 +732,14 @@ async fn measure(app: &App, staff: &Actor, args: &InventoryBenchArgs, loaded: &L
             "| the count alone (`App::count_scope`), {what} | | {:.2} ms | {:.2} ms | |",
             percentile(&count, 0.5),
             percentile(&count, 1.0)
+        );
+        println!(
+            "| the editor's preview, counts and lines per region and service (`App::preview_scope`), {what} | | {:.2} ms | {:.2} ms | from the tallies; the same read from the lines: median {:.2} ms, max {:.2} ms over {} |",
+            percentile(&preview, 0.5),
+            percentile(&preview, 1.0),
+            percentile(&from_lines, 0.5),
+            percentile(&from_lines, 1.0),
+            from_lines.len()
         );
     }
     // The portal home of random customers' contacts (contact n belongs to customer n).

@@ -1138,7 +1138,7 @@ pub async fn count_affected(tx: &mut Tx, s: &ScopeIds) -> Result<(i64, i64)> {
 
 /// The tally that answers a scope's counts, `(territory or 0 for everywhere, service or 0 for
 /// every service)`, if one does: a single term with no network element and no explicit lines.
-fn tally_key(s: &ScopeIds) -> Option<(i64, i64)> {
+pub fn tally_key(s: &ScopeIds) -> Option<(i64, i64)> {
     let [t] = s.terms.as_slice() else { return None };
     if !s.lines.is_empty() || t.elements.is_some() {
         return None;
@@ -1163,6 +1163,45 @@ pub async fn tallied(tx: &mut Tx, territory: i64, service: i64) -> Result<Option
              (SELECT customers FROM line_tallies WHERE territory_id = $1 AND service_id = $2)")
         .bind(territory).bind(service).fetch_one(&mut *c).await)?;
     Ok(row.0.then(|| (row.1.unwrap_or(0), row.2.unwrap_or(0))))
+}
+
+/// The tallied lines of each of `territories` (0: everywhere) per service, of service `service`
+/// only (0: each service): `(territory id, service code, lines)`, only where there are lines;
+/// `None` when the tallies are not current.
+pub async fn tallied_by_service(
+    tx: &mut Tx,
+    territories: &[i64],
+    service: i64,
+) -> Result<Option<Vec<(i64, String, i64)>>> {
+    if !tally_marks(tx).await?.current() {
+        return Ok(None);
+    }
+    let wanted = "AND (t.service_id = $2 OR ($2 = 0 AND t.service_id <> 0)) AND t.lines > 0";
+    let rows = match tx {
+        Tx::Sqlite(c) => {
+            let sql = format!(
+                "SELECT t.territory_id, sv.code, t.lines FROM line_tallies t JOIN services sv ON sv.id = t.service_id
+                 WHERE t.territory_id IN (SELECT value FROM json_each($1)) {wanted}"
+            );
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(json_ids(territories))
+                .bind(service)
+                .fetch_all(&mut **c)
+                .await?
+        }
+        Tx::Postgres(c) => {
+            let sql = format!(
+                "SELECT t.territory_id, sv.code, t.lines FROM line_tallies t JOIN services sv ON sv.id = t.service_id
+                 WHERE t.territory_id = ANY($1) {wanted}"
+            );
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(territories.to_vec())
+                .bind(service)
+                .fetch_all(&mut **c)
+                .await?
+        }
+    };
+    Ok(Some(rows))
 }
 
 /// The marks of lines and territories now, and those the tallies were computed at.

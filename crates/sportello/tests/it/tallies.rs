@@ -1,6 +1,7 @@
 //! Line tallies: the counts of a one-territory scope read from the tallies agree with the lines
 //! themselves (an oracle kept by the test) after a first import, changes, new lines and a
-//! merger; stale tallies are never read; an import that changes nothing keeps them current.
+//! merger, and so do the per-region-and-service breakdowns of the preview; stale tallies are
+//! never read; an import that changes nothing keeps them current.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -67,13 +68,34 @@ fn expected(lines: &BTreeMap<String, Line>, territory: &str, service: Option<&st
     (n, customers.len() as i64)
 }
 
+/// What the preview's breakdown should say for the same term: lines per region and service,
+/// most lines first, then by region and service.
+fn expected_breakdown(
+    lines: &BTreeMap<String, Line>,
+    territory: &str,
+    service: Option<&str>,
+) -> Vec<(String, String, i64)> {
+    let mut groups: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for (_, sv, m, st) in lines.values() {
+        let (_, p, r) = PLACES.iter().find(|x| x.0 == *m).unwrap();
+        let within = territory == "IT" || [*m, *p, *r].contains(&territory);
+        if within && *st != "ceased" && service.is_none_or(|s| s == *sv) {
+            *groups.entry((r.to_string(), sv.to_string())).or_default() += 1;
+        }
+    }
+    let mut out: Vec<(String, String, i64)> = groups.into_iter().map(|((r, sv), n)| (r, sv, n)).collect();
+    out.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)).then_with(|| a.1.cmp(&b.1)));
+    out
+}
+
 fn scope(territory: &str, service: Option<&str>) -> Scope {
     let term =
         ScopeTerm { territory: Some(territory.into()), network_element: None, service: service.map(String::from) };
     Scope { terms: vec![term], lines: vec![] }
 }
 
-/// Every territory with and without each service: the app's count against the test's.
+/// Every territory with and without each service: the app's count, and its preview's lines per
+/// region and service, against the test's.
 async fn counts_agree(t: &Ctx, cast: &Cast, lines: &BTreeMap<String, Line>, merged: &[(&str, &str)]) {
     let codes = ["IT", "03", "015", "013", "015146", "015002", "013075", "12", "058", "058091", "058047"];
     for code in codes {
@@ -82,6 +104,11 @@ async fn counts_agree(t: &Ctx, cast: &Cast, lines: &BTreeMap<String, Line>, merg
         for service in [None, Some("FTTH"), Some("FTTC"), Some("SIM"), Some("VOIP")] {
             let got = t.app.count_scope(&cast.agent, &scope(code, service)).await.unwrap();
             assert_eq!(got, expected(lines, counted_as, service), "{code} {service:?}");
+            let preview = t.app.preview_scope(&cast.agent, &scope(code, service)).await.unwrap();
+            assert_eq!((preview.lines, preview.customers), got);
+            let groups: Vec<(String, String, i64)> =
+                preview.by_region_and_service.into_iter().map(|g| (g.region, g.service, g.lines)).collect();
+            assert_eq!(groups, expected_breakdown(lines, counted_as, service), "{code} {service:?}");
         }
     }
 }
