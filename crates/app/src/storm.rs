@@ -2,7 +2,8 @@
 //! 5 in 15 unless an administrator changed it) from lines sharing a municipality or a network
 //! element, agents are offered "possible outage in X" with a pre-filled scope. Accepting creates
 //! the incident notice (a draft unless asked to publish) and links those tickets to it, in one
-//! transaction; dismissing hides the suggestion for T minutes.
+//! transaction; dismissing hides the suggestion for T minutes, unless a ticket joins the storm
+//! after the dismissal (the agent dismissed what they saw, not what comes next).
 //!
 //! Counted: tickets about a line (`tickets.line_id`), not merged or deleted, not yet linked to a
 //! notice (a ticket opened on a line a notice in effect covers is linked at once, so a known fault
@@ -155,21 +156,27 @@ impl App {
         let rule = settings.storm_rule();
         let now = self.now();
         let mut tx = self.db.read().await?;
-        let dismissed: BTreeSet<(String, String)> =
-            store::storm::dismissed(&mut tx, store::micros(now)).await?.into_iter().collect();
+        let dismissed: HashMap<(String, String), i64> = store::storm::dismissed(&mut tx, store::micros(now))
+            .await?
+            .into_iter()
+            .map(|(kind, code, at)| ((kind, code), at))
+            .collect();
+        // A dismissal hides the storm as the agent saw it: a ticket opened after it brings the
+        // storm back at once.
         let storms: Vec<StormSuggestion> = detect(&mut tx, rule, now)
             .await?
             .into_iter()
             .filter(|s| {
                 let (kind, code) = kind_code(&s.key);
-                !dismissed.contains(&(kind.as_str().to_owned(), code.to_owned()))
+                dismissed.get(&(kind.as_str().to_owned(), code.to_owned())).is_none_or(|at| store::micros(s.last) > *at)
             })
             .collect();
         let storms = views(&mut tx, storms).await?;
         Ok(StormList { min_tickets: settings.storm_min_tickets, within_minutes: settings.storm_within_minutes, storms })
     }
 
-    /// Hides a storm suggestion for the rule's window (other agents too), an event. Staff.
+    /// Hides a storm suggestion for the rule's window (other agents too), until a new ticket joins
+    /// it; an event. Staff.
     pub async fn dismiss_storm(&self, actor: &Actor, kind: StormKind, code: &str) -> Result<()> {
         actor.require_staff()?;
         let code = code.trim();

@@ -59,10 +59,10 @@ pub async fn element_names(tx: &mut Tx, codes: &[String]) -> Result<Vec<(String,
     Ok(rows)
 }
 
-/// The storm keys dismissed until after `now`, as (kind, code).
-pub async fn dismissed(tx: &mut Tx, now: i64) -> Result<Vec<(String, String)>> {
-    let rows: Vec<(String, String)> = with_conn!(tx, c => sqlx::query_as(
-        "SELECT key_kind, code FROM storm_dismissals WHERE until > $1")
+/// The storm keys dismissed until after `now`, as (kind, code, when dismissed).
+pub async fn dismissed(tx: &mut Tx, now: i64) -> Result<Vec<(String, String, i64)>> {
+    let rows: Vec<(String, String, i64)> = with_conn!(tx, c => sqlx::query_as(
+        "SELECT key_kind, code, dismissed_at FROM storm_dismissals WHERE until > $1")
         .bind(now).fetch_all(&mut *c).await)?;
     Ok(rows)
 }

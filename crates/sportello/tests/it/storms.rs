@@ -259,7 +259,7 @@ both!(
         inventory(t, &cast).await;
         let clock = app::Clock::manual(at(-60));
         let a = t.app.clone().with_clock(clock.clone());
-        let como = three_places(&a, &clock, &cast).await;
+        let mut como = three_places(&a, &clock, &cast).await;
         clock.set(at(13));
         let agent =
             t.app.create_token(&t.system(), "agent", Role::Agent, Some("agent@op.example")).await.unwrap().secret;
@@ -330,6 +330,11 @@ both!(
         let still = a.storm_suggestions(&cast.viewer).await.unwrap();
         assert!(still.storms.iter().all(|s| s.code != "013075"), "still dismissed: {still:#?}");
         assert!(still.storms.iter().any(|s| s.code == "058091"), "Roma, within the hour, is not dismissed");
+        // A ticket joining the dismissed storm brings it back at once: the agent dismissed what they saw.
+        como.push(ticket_on(&a, &clock, &cast, "CO-1", at(13) + SignedDuration::from_secs(14 * 60 + 30)).await);
+        let again = a.storm_suggestions(&cast.viewer).await.unwrap();
+        let storm = again.storms.iter().find(|s| s.code == "013075").expect("back with the new ticket");
+        assert_eq!(storm.tickets.len(), 6, "{storm:#?}");
         clock.set(at(13) + SignedDuration::from_mins(16));
         let back = a.storm_suggestions(&cast.viewer).await.unwrap();
         assert!(back.storms.iter().any(|s| s.code == "013075"), "{back:#?}");
