@@ -8,7 +8,7 @@
 //! forgotten at once when this process changes a notice), so a portal home reads only the
 //! customer's lines.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use domain::notice::{Impact, NoticeKind, NoticeState, Window};
@@ -177,6 +177,33 @@ pub(crate) struct Visible {
     pub rows: BTreeMap<i64, NoticeRow>,
     /// Their scopes, indexed.
     pub index: ScopeIndex,
+    /// The elements their element terms cover.
+    pub covering: Covering,
+}
+
+/// The network elements that the element terms of some scopes cover: each element under a named
+/// one (itself included), with the codes of the named elements above it. A line's direct
+/// elements, looked up here, give the codes its scope terms can match, without walking up from
+/// each line to the root of the network (a customer of 3,000 lines: 40 ms on PostgreSQL).
+#[derive(Debug, Default)]
+pub(crate) struct Covering(HashMap<i64, Vec<String>>);
+
+impl Covering {
+    /// The covering of the element terms of `scopes`.
+    async fn of<'a>(tx: &mut Tx, scopes: impl Iterator<Item = &'a Scope>) -> Result<Covering> {
+        let mut codes: Vec<String> =
+            scopes.flat_map(|s| s.terms.iter().filter_map(|t| t.network_element.clone())).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        let mut map: HashMap<i64, Vec<String>> = HashMap::new();
+        for (id, code) in store::inventory::subtrees_of(tx, &codes).await? {
+            let named = map.entry(id).or_default();
+            if !named.contains(&code) {
+                named.push(code);
+            }
+        }
+        Ok(Covering(map))
+    }
 }
 
 /// How long after its end customers can still open a notice that touched their lines.
@@ -630,9 +657,10 @@ impl App {
         }
         let Ok(scope) = serde_json::from_str::<Scope>(&n.scope) else { return Ok(false) };
         let index = ScopeIndex::new([(n.id, &scope)]);
+        let covering = Covering::of(tx, std::iter::once(&scope)).await?;
         let customers = self.portal_customers(tx, actor).await?;
         let lines = store::inventory::lines_of(tx, &customers).await?;
-        Ok(Self::match_lines(tx, &index, &lines).await?.contains_key(&n.id))
+        Ok(Self::match_lines(tx, &index, &covering, &lines).await?.contains_key(&n.id))
     }
 
     /// The view of a notice for `actor`, reading `language`; `counts` adds the live affected
@@ -783,7 +811,8 @@ impl App {
             rows.insert(n.id, n);
         }
         let index = ScopeIndex::new(scopes.iter().map(|(id, s)| (*id, s)));
-        let v = Arc::new(Visible { rows, index });
+        let covering = Covering::of(tx, scopes.iter().map(|(_, s)| s)).await?;
+        let v = Arc::new(Visible { rows, index, covering });
         self.notice_cache.visible.put((), v.clone());
         Ok(v)
     }
@@ -798,7 +827,7 @@ impl App {
         if visible.rows.is_empty() || lines.is_empty() {
             return Ok(Vec::new());
         }
-        let hits = Self::match_lines(tx, &visible.index, lines).await?;
+        let hits = Self::match_lines(tx, &visible.index, &visible.covering, lines).await?;
         Ok(hits.into_iter().rev().filter_map(|(id, lines)| visible.rows.get(&id).map(|n| (n.clone(), lines))).collect())
     }
 
@@ -807,13 +836,23 @@ impl App {
     async fn match_lines(
         tx: &mut Tx,
         index: &ScopeIndex,
+        covering: &Covering,
         lines: &[store::inventory::LineRow],
     ) -> Result<BTreeMap<i64, Vec<String>>> {
         let live: Vec<&store::inventory::LineRow> = lines.iter().filter(|l| l.status != "ceased").collect();
-        let ids: Vec<i64> = live.iter().map(|l| l.id).collect();
+        // The codes of the named elements each line lies under (none named: nothing to read).
         let mut elements: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-        for (line, code) in store::inventory::element_codes_of(tx, &ids).await? {
-            elements.entry(line).or_default().push(code);
+        if !covering.0.is_empty() {
+            let ids: Vec<i64> = live.iter().map(|l| l.id).collect();
+            for (line, element) in store::inventory::direct_elements_of(tx, &ids).await? {
+                if let Some(codes) = covering.0.get(&element) {
+                    elements.entry(line).or_default().extend(codes.iter().cloned());
+                }
+            }
+            for codes in elements.values_mut() {
+                codes.sort_unstable();
+                codes.dedup();
+            }
         }
         let mut hits: BTreeMap<i64, Vec<String>> = BTreeMap::new();
         for l in live {

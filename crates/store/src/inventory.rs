@@ -999,6 +999,47 @@ pub async fn line_ids(tx: &mut Tx, identifiers: &[String]) -> Result<Vec<(String
     }
 }
 
+/// Every element under the elements named by `codes` (themselves included), as (element id, code
+/// of the named element it lies under); unknown codes give nothing. One query for all of them.
+pub async fn subtrees_of(tx: &mut Tx, codes: &[String]) -> Result<Vec<(i64, String)>> {
+    if codes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let body = "down(id, code) AS (SELECT id, code FROM network_elements WHERE NAMED
+             UNION SELECT e.id, down.code FROM network_elements e JOIN down ON e.parent_id = down.id)
+         SELECT id, code FROM down";
+    match tx {
+        Tx::Sqlite(c) => {
+            let sql = format!("WITH RECURSIVE {}", body.replace("NAMED", "code IN (SELECT value FROM json_each($1))"));
+            let doc = serde_json::to_string(codes).map_err(|e| Error::Corrupt(e.to_string()))?;
+            Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(doc).fetch_all(&mut **c).await?)
+        }
+        Tx::Postgres(c) => {
+            let sql = format!("WITH RECURSIVE {}", body.replace("NAMED", "code = ANY($1)"));
+            Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(codes).fetch_all(&mut **c).await?)
+        }
+    }
+}
+
+/// The elements the given lines depend on directly (no ancestors), as (line id, element id).
+pub async fn direct_elements_of(tx: &mut Tx, line_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+    if line_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    match tx {
+        Tx::Sqlite(c) => Ok(sqlx::query_as(
+            "SELECT line_id, element_id FROM line_elements WHERE line_id IN (SELECT value FROM json_each($1))",
+        )
+        .bind(json_ids(line_ids))
+        .fetch_all(&mut **c)
+        .await?),
+        Tx::Postgres(c) => Ok(sqlx::query_as("SELECT line_id, element_id FROM line_elements WHERE line_id = ANY($1)")
+            .bind(line_ids)
+            .fetch_all(&mut **c)
+            .await?),
+    }
+}
+
 /// The codes of every element the given lines depend on, ancestors included, as (line id, code).
 pub async fn element_codes_of(tx: &mut Tx, line_ids: &[i64]) -> Result<Vec<(i64, String)>> {
     // Each step carries the element's code, so the answer needs no join of the whole recursion
