@@ -100,6 +100,22 @@ fn texts(mut texts: BTreeMap<String, NoticeText>, title: String, body: String) -
     texts
 }
 
+impl NoticeBody {
+    /// What the app takes to create or change a notice.
+    fn into_input(self) -> NoticeInput {
+        NoticeInput {
+            kind: self.kind,
+            impact: self.impact,
+            texts: texts(self.texts, self.title, self.body),
+            internal_notes: self.internal_notes,
+            scope: self.scope,
+            window: self.window.map(|w| (w.start, w.end)),
+            estimated_restoration: self.estimated_restoration,
+            publish: !self.draft,
+        }
+    }
+}
+
 #[utoipa::path(post, path = "/notices", tag = "notices", request_body = NoticeBody,
     responses((status = 201, body = NoticeView, description = "With affected_lines and affected_customers"),
               (status = 400, body = Problem, description = "Malformed body or texts"),
@@ -111,17 +127,7 @@ async fn create_notice(
     Auth(actor): Auth,
     ApiJson(b): ApiJson<NoticeBody>,
 ) -> ApiResult<(StatusCode, Json<NoticeView>)> {
-    let input = NoticeInput {
-        kind: b.kind,
-        impact: b.impact,
-        texts: texts(b.texts, b.title, b.body),
-        internal_notes: b.internal_notes,
-        scope: b.scope,
-        window: b.window.map(|w| (w.start, w.end)),
-        estimated_restoration: b.estimated_restoration,
-        publish: !b.draft,
-    };
-    Ok((StatusCode::CREATED, Json(s.app.create_notice(&actor, input).await?)))
+    Ok((StatusCode::CREATED, Json(s.app.create_notice(&actor, b.into_input()).await?)))
 }
 
 #[utoipa::path(put, path = "/notices/{id}", tag = "notices", params(("id" = i64, Path)), request_body = NoticeBody,
@@ -137,17 +143,7 @@ async fn edit_notice(
     ApiJson(b): ApiJson<NoticeBody>,
 ) -> ApiResult<Json<NoticeView>> {
     let id = path_id(&id, "notice")?;
-    let input = NoticeInput {
-        kind: b.kind,
-        impact: b.impact,
-        texts: texts(b.texts, b.title, b.body),
-        internal_notes: b.internal_notes,
-        scope: b.scope,
-        window: b.window.map(|w| (w.start, w.end)),
-        estimated_restoration: b.estimated_restoration,
-        publish: !b.draft,
-    };
-    Ok(Json(s.app.edit_notice(&actor, id, input).await?))
+    Ok(Json(s.app.edit_notice(&actor, id, b.into_input()).await?))
 }
 
 #[utoipa::path(get, path = "/notices", tag = "notices",
