@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use domain::notice::{Impact, NoticeKind, NoticeState, Window};
-use domain::scope::{LineFacts, Scope, ScopeIndex};
+use domain::scope::{LineFacts, Scope, ScopeIndex, ScopeTerm};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use store::Tx;
@@ -263,6 +263,41 @@ pub(crate) fn check_texts(texts: &BTreeMap<String, NoticeText>, need_title: bool
     }
 }
 
+/// A scope term's codes as ids, against the territory tree and the service catalogue
+/// (`service_id` of an upper-case code); else the parts naming unknown codes, as (part, code).
+pub(crate) async fn term_ids(
+    tx: &mut Tx,
+    tree: &TerritoryTree,
+    service_id: impl Fn(&str) -> Option<i64>,
+    t: &ScopeTerm,
+) -> Result<std::result::Result<TermIds, Vec<(&'static str, String)>>> {
+    let mut ids = TermIds::default();
+    let mut unknown = Vec::new();
+    if let Some(code) = &t.territory {
+        match tree.get(code) {
+            Some(r) if r.level == "country" => {}
+            Some(r) => {
+                ids.territory = Some(r.id);
+                ids.municipalities = Some(tree.municipalities_under(r.id));
+            }
+            None => unknown.push(("territory", code.clone())),
+        }
+    }
+    if let Some(code) = &t.network_element {
+        match store::inventory::element(tx, code).await? {
+            Some(e) => ids.elements = Some(store::inventory::element_subtree(tx, e.id).await?),
+            None => unknown.push(("network_element", code.clone())),
+        }
+    }
+    if let Some(code) = &t.service {
+        match service_id(&code.to_ascii_uppercase()) {
+            Some(id) => ids.service_id = Some(id),
+            None => unknown.push(("service", code.clone())),
+        }
+    }
+    Ok(if unknown.is_empty() { Ok(ids) } else { Err(unknown) })
+}
+
 impl App {
     /// Resolves a scope's codes to ids; every unknown code is listed (422), none is dropped.
     pub(crate) async fn resolve_scope(&self, tx: &mut Tx, scope: &Scope) -> Result<ScopeIds> {
@@ -272,39 +307,13 @@ impl App {
         let mut problems = Vec::new();
         let mut out = ScopeIds::default();
         for (i, t) in scope.terms.iter().enumerate() {
-            let mut ids = TermIds::default();
-            if let Some(code) = &t.territory {
-                match tree.get(code) {
-                    Some(r) if r.level == "country" => {}
-                    Some(r) => {
-                        ids.territory = Some(r.id);
-                        ids.municipalities = Some(tree.municipalities_under(r.id));
-                    }
-                    None => problems.push(FieldProblem {
-                        field: format!("scope.terms[{i}].territory"),
-                        message: format!("unknown territory `{code}`"),
-                    }),
-                }
+            match term_ids(tx, &tree, |code| services.get(code).copied(), t).await? {
+                Ok(ids) => out.terms.push(ids),
+                Err(unknown) => problems.extend(unknown.into_iter().map(|(part, code)| FieldProblem {
+                    field: format!("scope.terms[{i}].{part}"),
+                    message: format!("unknown {} `{code}`", part.replace('_', " ")),
+                })),
             }
-            if let Some(code) = &t.network_element {
-                match store::inventory::element(tx, code).await? {
-                    Some(e) => ids.elements = Some(store::inventory::element_subtree(tx, e.id).await?),
-                    None => problems.push(FieldProblem {
-                        field: format!("scope.terms[{i}].network_element"),
-                        message: format!("unknown network element `{code}`"),
-                    }),
-                }
-            }
-            if let Some(code) = &t.service {
-                match services.get(&code.to_ascii_uppercase()) {
-                    Some(id) => ids.service_id = Some(*id),
-                    None => problems.push(FieldProblem {
-                        field: format!("scope.terms[{i}].service"),
-                        message: format!("unknown service `{code}`"),
-                    }),
-                }
-            }
-            out.terms.push(ids);
         }
         if !scope.lines.is_empty() {
             let found: std::collections::HashMap<String, i64> =

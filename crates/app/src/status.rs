@@ -453,27 +453,9 @@ impl Names {
     /// A term's ids, as `App::resolve_scope` makes them; `None` when one of its codes is no
     /// longer known.
     async fn resolve(&self, tx: &mut Tx, t: &ScopeTerm) -> Result<Option<TermIds>> {
-        let mut ids = TermIds::default();
-        if let Some(code) = &t.territory {
-            match self.tree.as_ref().and_then(|tree| tree.get(code).map(|r| (tree, r))) {
-                Some((_, r)) if r.level == "country" => {}
-                Some((tree, r)) => ids.municipalities = Some(tree.municipalities_under(r.id)),
-                None => return Ok(None),
-            }
-        }
-        if let Some(code) = &t.network_element {
-            match store::inventory::element(tx, code).await? {
-                Some(e) => ids.elements = Some(store::inventory::element_subtree(tx, e.id).await?),
-                None => return Ok(None),
-            }
-        }
-        if let Some(code) = &t.service {
-            match self.services.get(&code.to_ascii_uppercase()) {
-                Some((id, _)) => ids.service_id = Some(*id),
-                None => return Ok(None),
-            }
-        }
-        Ok(Some(ids))
+        let Some(tree) = self.tree.as_ref() else { return Ok(None) };
+        let ids = crate::notices::term_ids(tx, tree, |code| self.services.get(code).map(|(id, _)| *id), t).await?;
+        Ok(ids.ok())
     }
 
     /// The names of the regions a territory lies in (itself when a region); `None` for a whole
