@@ -79,19 +79,22 @@ impl Modify for BearerAuth {
 )]
 struct ApiDoc;
 
+/// Every API route under `/api/v1`, with its OpenAPI description.
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(
+        "/api/v1",
+        api::routes()
+            .merge(api_mail::routes())
+            .merge(api_sla::routes())
+            .merge(api_notices::routes())
+            .merge(api_storms::routes())
+            .merge(api_alerts::routes()),
+    )
+}
+
 /// The OpenAPI document of the API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, api) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
-        .nest(
-            "/api/v1",
-            api::routes()
-                .merge(api_mail::routes())
-                .merge(api_sla::routes())
-                .merge(api_notices::routes())
-                .merge(api_storms::routes())
-                .merge(api_alerts::routes()),
-        )
-        .split_for_parts();
+    let (_, api) = api_router().split_for_parts();
     api
 }
 
@@ -212,17 +215,7 @@ pub fn router(app: App) -> Router {
 pub fn router_with(app: App, pages_config: pages::PagesConfig) -> Router {
     let live = pages::live::Hub::new(app.clone());
     let state = AppState { app, metrics: metrics_handle(), pages: std::sync::Arc::new(pages_config), live };
-    let (api, _) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest(
-            "/api/v1",
-            api::routes()
-                .merge(api_mail::routes())
-                .merge(api_sla::routes())
-                .merge(api_notices::routes())
-                .merge(api_storms::routes())
-                .merge(api_alerts::routes()),
-        )
-        .split_for_parts();
+    let (api, _) = api_router().split_for_parts();
     Router::new()
         .merge(api)
         .merge(pages::routes())
